@@ -595,7 +595,7 @@ def test_list_max_keys_zero_and_capped(s3, bucket):
     resp = s3.list_objects_v2(Bucket=bucket, MaxKeys=0)
     assert resp["KeyCount"] == 0
     resp = s3.list_objects_v2(Bucket=bucket, MaxKeys=5000)
-    assert resp["MaxKeys"] <= 1000 or resp["MaxKeys"] == 5000
+    assert resp["MaxKeys"] in (1000, 5000)  # AWS echoes the request; others cap it
     assert resp["KeyCount"] == 2
 
 
@@ -811,7 +811,8 @@ def test_default_aws_chunked_trailer_upload_stores_exact_bytes(live_server, buck
     sent = {}
 
     def capture(request, **kwargs):
-        sent["hdrs"] = dict(request.headers)
+        sent["hdrs"] = {k: v.decode() if isinstance(v, bytes) else v
+                        for k, v in request.headers.items()}
     s3.meta.events.register("before-send.s3.PutObject", capture)
     body = os.urandom(200_000)
     put = s3.put_object(Bucket=bucket, Key="chunked", Body=body)
@@ -906,7 +907,8 @@ def test_presigned_get_works_without_credentials(s3, bucket):
 def test_presigned_put_works_without_credentials(s3, bucket):
     url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "pp"},
                                     ExpiresIn=300)
-    req = urllib.request.Request(url, data=b"via presigned put", method="PUT")
+    req = urllib.request.Request(url, data=b"via presigned put", method="PUT",
+                                 headers={"Content-Type": "application/octet-stream"})
     with urllib.request.urlopen(req, timeout=30) as r:
         assert r.status == 200
     assert body_of(s3, bucket, "pp") == b"via presigned put"

@@ -118,7 +118,7 @@ impl BlobStore {
         id: &str,
         size: u64,
         range: Range<u64>,
-    ) -> Result<impl Stream<Item = Result<Bytes, BlobError>> + Send + 'static, BlobError> {
+    ) -> Result<impl Stream<Item = Result<Bytes, BlobError>> + Send + use<>, BlobError> {
         let path = self
             .path_of(id)
             .ok_or_else(|| BlobError::NotFound(id.to_owned()))?;

@@ -49,12 +49,12 @@ pub struct BlobRef {
 }
 
 /// One part of a multipart object, kept so that `partNumber=` reads and part
-/// checksums work after completion.
+/// checksums work after completion. Part `i` is stored in `blobs[i]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectPart {
     pub number: u32,
     pub etag: String,
-    pub blob: BlobRef,
+    pub size: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
 }
@@ -117,10 +117,7 @@ pub struct ObjectRecord {
 impl ObjectRecord {
     /// Every blob this record references.
     pub fn blob_ids(&self) -> impl Iterator<Item = &str> {
-        self.blobs
-            .iter()
-            .map(|b| b.id.as_str())
-            .chain(self.parts.iter().map(|p| p.blob.id.as_str()))
+        self.blobs.iter().map(|b| b.id.as_str())
     }
 }
 
@@ -146,6 +143,16 @@ pub struct PartRecord {
     pub blob: BlobRef,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checksum: Option<String>,
+}
+
+/// The root account and, later, further accounts.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountRecord {
+    /// 12-digit account id.
+    pub id: String,
+    /// 64-hex-digit canonical user id: the S3 Owner ID.
+    pub canonical_id: String,
+    pub name: String,
 }
 
 /// Who references a blob.

@@ -122,6 +122,52 @@ impl ChecksumHasher {
     }
 }
 
+fn crc_algorithm(a: ChecksumAlgorithm) -> Option<crc_fast::CrcAlgorithm> {
+    match a {
+        ChecksumAlgorithm::Crc32 => Some(crc_fast::CrcAlgorithm::Crc32IsoHdlc),
+        ChecksumAlgorithm::Crc32c => Some(crc_fast::CrcAlgorithm::Crc32Iscsi),
+        ChecksumAlgorithm::Crc64Nvme => Some(crc_fast::CrcAlgorithm::Crc64Nvme),
+        ChecksumAlgorithm::Sha1 | ChecksumAlgorithm::Sha256 => None,
+    }
+}
+
+/// The full-object CRC of a multipart object from its parts' CRCs (base64)
+/// and sizes, in part order. `None` for non-CRC algorithms or bad input.
+pub fn combine_crc(algorithm: ChecksumAlgorithm, parts: &[(&str, u64)]) -> Option<String> {
+    let crc = crc_algorithm(algorithm)?;
+    let mut acc: Option<u64> = None;
+    for (b64, len) in parts {
+        let raw = B64.decode(b64).ok()?;
+        let mut buf = [0u8; 8];
+        let n = raw.len();
+        if n > 8 {
+            return None;
+        }
+        buf[8 - n..].copy_from_slice(&raw);
+        let v = u64::from_be_bytes(buf);
+        acc = Some(match acc {
+            None => v,
+            Some(a) => crc_fast::checksum_combine(crc, a, v, *len),
+        });
+    }
+    let v = acc.unwrap_or_else(|| crc_fast::checksum(crc, b""));
+    Some(if algorithm == ChecksumAlgorithm::Crc64Nvme {
+        B64.encode(v.to_be_bytes())
+    } else {
+        B64.encode(u32::try_from(v).unwrap_or(u32::MAX).to_be_bytes())
+    })
+}
+
+/// The COMPOSITE checksum of a multipart object: the checksum of the
+/// concatenated raw part checksums, followed by `-N`.
+pub fn composite_checksum(algorithm: ChecksumAlgorithm, parts: &[&str]) -> Option<String> {
+    let mut h = ChecksumHasher::new(algorithm);
+    for p in parts {
+        h.update(&B64.decode(p).ok()?);
+    }
+    Some(format!("{}-{}", h.finalize_base64(), parts.len()))
+}
+
 /// Everything computed over an object body while it streams in: byte count,
 /// MD5 (the ETag) and optionally one additional checksum.
 pub struct ObjectHasher {
@@ -185,6 +231,27 @@ mod tests {
         assert_eq!(b(ChecksumAlgorithm::Crc32), "cbf43926");
         assert_eq!(b(ChecksumAlgorithm::Crc32c), "e3069283");
         assert_eq!(b(ChecksumAlgorithm::Crc64Nvme), "ae8b14860a799888");
+    }
+
+    #[test]
+    fn combined_crcs_equal_the_crc_of_the_whole() {
+        for a in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
+            let p1 = ChecksumHasher::digest_base64(a, b"hello ");
+            let p2 = ChecksumHasher::digest_base64(a, b"wide world");
+            let whole = ChecksumHasher::digest_base64(a, b"hello wide world");
+            assert_eq!(combine_crc(a, &[(&p1, 6), (&p2, 10)]).as_deref(), Some(whole.as_str()), "{a:?}");
+        }
+        assert_eq!(combine_crc(ChecksumAlgorithm::Sha256, &[]), None);
+    }
+
+    #[test]
+    fn composite_checksum_hashes_raw_part_checksums() {
+        let p1 = ChecksumHasher::digest_base64(ChecksumAlgorithm::Sha256, b"a");
+        let p2 = ChecksumHasher::digest_base64(ChecksumAlgorithm::Sha256, b"b");
+        let mut raw = B64.decode(&p1).unwrap();
+        raw.extend(B64.decode(&p2).unwrap());
+        let expected = format!("{}-2", ChecksumHasher::digest_base64(ChecksumAlgorithm::Sha256, &raw));
+        assert_eq!(composite_checksum(ChecksumAlgorithm::Sha256, &[&p1, &p2]), Some(expected));
     }
 
     #[test]

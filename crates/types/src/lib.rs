@@ -9,7 +9,9 @@ mod etag;
 mod names;
 mod principal;
 
-pub use checksum::{ChecksumAlgorithm, ChecksumHasher, ObjectDigest, ObjectHasher};
+pub use checksum::{
+    ChecksumAlgorithm, ChecksumHasher, ObjectDigest, ObjectHasher, combine_crc, composite_checksum,
+};
 pub use etag::{ETag, multipart_etag};
 pub use names::{BucketName, MAX_KEY_BYTES, NameError, ObjectKey};
 pub use principal::{AccountId, Principal, PrincipalKind};

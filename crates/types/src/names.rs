@@ -13,6 +13,10 @@ pub enum NameError {
     KeyTooLong,
     #[error("The key must not be empty")]
     EmptyKey,
+    /// NUL cannot be carried in S3's XML responses, and the metadata key
+    /// layout uses it as a separator.
+    #[error("Object keys must not contain the NUL character")]
+    NulInKey,
 }
 
 /// A bucket name that satisfies AWS's general-purpose bucket naming rules:
@@ -90,6 +94,9 @@ impl ObjectKey {
         }
         if key.len() > MAX_KEY_BYTES {
             return Err(NameError::KeyTooLong);
+        }
+        if key.contains('\0') {
+            return Err(NameError::NulInKey);
         }
         Ok(Self(key.to_owned()))
     }

@@ -1,0 +1,115 @@
+//! Bucket lifecycle: create, look up, list, delete.
+
+use coffer_meta::records::{BucketRecord, decode, encode};
+use coffer_meta::{MetaError, Table, keys};
+use coffer_types::{BucketName, Principal};
+
+use crate::{Engine, EngineError, now_ms};
+
+impl Engine {
+    /// Buckets owned by the caller's account, in name order.
+    pub async fn list_buckets(&self, principal: &Principal) -> Result<Vec<BucketRecord>, EngineError> {
+        let Some(account) = principal.account.clone() else {
+            return Ok(Vec::new());
+        };
+        self.meta()
+            .read(move |tx| -> Result<_, MetaError> {
+                let mut out = Vec::new();
+                let mut start = Vec::new();
+                loop {
+                    let batch = tx.range(Table::Buckets, &start, None, 1000)?;
+                    let Some((last, _)) = batch.last() else { break };
+                    start = last.clone();
+                    start.push(0);
+                    for (_, v) in batch {
+                        let b: BucketRecord = decode(&v)?;
+                        if b.owner == account.0 {
+                            out.push(b);
+                        }
+                    }
+                }
+                Ok(out)
+            })
+            .await
+            .map_err(EngineError::from)
+    }
+
+    /// Creates a bucket owned by the caller's account. `location` is the
+    /// LocationConstraint; it must name this server's region when given.
+    pub async fn create_bucket(
+        &self,
+        principal: &Principal,
+        name: &str,
+        location: Option<&str>,
+    ) -> Result<BucketRecord, EngineError> {
+        let name = BucketName::parse(name)?;
+        let account = principal
+            .account
+            .clone()
+            .ok_or_else(|| EngineError::AccessDenied("Anonymous users cannot create buckets".into()))?;
+        let region = match location {
+            None | Some("") => self.region().to_owned(),
+            Some(l) if l == self.region() => l.to_owned(),
+            // us-east-1 is the one region AWS lets clients name either way.
+            Some("us-east-1") if self.region() == "us-east-1" => "us-east-1".to_owned(),
+            Some(l) => {
+                return Err(EngineError::InvalidLocationConstraint(format!(
+                    "The specified location-constraint {l} is not valid for this endpoint (region {})",
+                    self.region()
+                )));
+            }
+        };
+        let record = BucketRecord {
+            name: name.as_str().to_owned(),
+            owner: account.0,
+            created_ms: now_ms(),
+            region,
+        };
+        let rec = record.clone();
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let key = keys::bucket(&rec.name);
+                if let Some(v) = tx.get(Table::Buckets, &key)? {
+                    let existing: BucketRecord = decode(&v)?;
+                    return Err(if existing.owner == rec.owner {
+                        EngineError::BucketAlreadyOwnedByYou
+                    } else {
+                        EngineError::BucketAlreadyExists
+                    });
+                }
+                tx.put(Table::Buckets, &key, &encode(&rec))?;
+                Ok(())
+            })
+            .await?;
+        Ok(record)
+    }
+
+    /// The bucket's record, or NoSuchBucket.
+    pub async fn head_bucket(&self, name: &str) -> Result<BucketRecord, EngineError> {
+        self.bucket_record(name).await?.ok_or(EngineError::NoSuchBucket)
+    }
+
+    /// Deletes an empty bucket: no objects and no multipart uploads in
+    /// progress. The emptiness check and the delete are one transaction, so
+    /// a racing PUT either lands first (and the delete fails) or fails with
+    /// NoSuchBucket.
+    pub async fn delete_bucket(&self, name: &str) -> Result<(), EngineError> {
+        let name = name.to_owned();
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let key = keys::bucket(&name);
+                if tx.get(Table::Buckets, &key)?.is_none() {
+                    return Err(EngineError::NoSuchBucket);
+                }
+                let (start, end) = (keys::bucket_start(&name), keys::bucket_end(&name));
+                if !tx.range(Table::Objects, &start, Some(&end), 1)?.is_empty()
+                    || !tx.range(Table::Uploads, &start, Some(&end), 1)?.is_empty()
+                {
+                    return Err(EngineError::BucketNotEmpty);
+                }
+                tx.delete(Table::Buckets, &key)?;
+                Ok(())
+            })
+            .await
+    }
+}

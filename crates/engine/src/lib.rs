@@ -1,0 +1,133 @@
+//! Coffer's use cases: what each S3 operation means, over a [`MetaStore`] and
+//! a [`BlobStore`]. Nothing here knows about HTTP or signatures; the front end
+//! hands in an authenticated [`Principal`] and plain values.
+//!
+//! Invariants kept here:
+//! - Data first, metadata second: a blob is durable before the transaction
+//!   that references it commits, so a 200 means the bytes are on disk.
+//! - Every blob referenced by a record has a row in `Table::Blobs` naming its
+//!   owner, written in the same transaction; a blob without one is garbage.
+//! - Blobs replaced or deleted by a transaction are removed after it commits;
+//!   if the process dies first, the start-up sweep removes them.
+
+mod auth;
+pub use auth::AccessRequest;
+mod buckets;
+mod conditions;
+mod error;
+mod gc;
+mod list;
+mod multipart;
+mod objects;
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use coffer_blob::BlobStore;
+use coffer_meta::MetaStore;
+use coffer_meta::records::AccountRecord;
+
+pub use conditions::{CopySourceConditions, EtagMatch, ReadConditions};
+pub use error::EngineError;
+pub use list::{ListPage, ListParams, list_page};
+pub use multipart::{CompletedPart, PartListing, UploadListing, UploadListParams};
+pub use objects::{
+    BodyStream, ByteRange, DataStream, DeclaredChecksum, MetadataDirective, PutParams, ReadPlan,
+};
+
+pub use coffer_meta::records::{
+    BucketRecord, ChecksumKind, ObjectHeaders, ObjectPart, ObjectRecord, PartRecord,
+    StoredChecksum, UploadRecord,
+};
+
+/// AWS limits, named where they are enforced.
+pub mod limits {
+    /// The largest object a single PUT (or a single part) may carry: 5 GiB.
+    pub const MAX_PUT_SIZE: u64 = 5 * 1024 * 1024 * 1024;
+    /// Every part but the last must be at least 5 MiB.
+    pub const MIN_PART_SIZE: u64 = 5 * 1024 * 1024;
+    /// Part numbers run from 1 to 10,000.
+    pub const MAX_PART_NUMBER: u32 = 10_000;
+    /// Listing pages hold at most 1000 entries.
+    pub const MAX_KEYS: usize = 1000;
+}
+
+/// The engine: cheap to clone, shared by every request.
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    meta: MetaStore,
+    blobs: BlobStore,
+    region: String,
+    root: AccountRecord,
+}
+
+pub fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+impl Engine {
+    /// Opens the engine: ensures the root account exists and starts the
+    /// background sweep of blobs left unreferenced by a previous process.
+    pub async fn open(
+        meta: MetaStore,
+        blobs: BlobStore,
+        region: String,
+    ) -> Result<Self, EngineError> {
+        let started = SystemTime::now();
+        let root = auth::ensure_root_account(&meta).await?;
+        let engine = Self {
+            inner: Arc::new(Inner {
+                meta,
+                blobs,
+                region,
+                root,
+            }),
+        };
+        let sweeper = engine.clone();
+        tokio::spawn(async move {
+            match sweeper.collect_orphans(started).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(removed = n, "collected orphaned blobs"),
+                Err(e) => tracing::warn!(error = %e, "orphan collection failed"),
+            }
+        });
+        Ok(engine)
+    }
+
+    pub fn region(&self) -> &str {
+        &self.inner.region
+    }
+
+    /// The first account, whose root administers the server.
+    pub fn root_account(&self) -> &AccountRecord {
+        &self.inner.root
+    }
+
+    fn meta(&self) -> &MetaStore {
+        &self.inner.meta
+    }
+
+    fn blobs(&self) -> &BlobStore {
+        &self.inner.blobs
+    }
+
+    /// Removes blobs after the transaction that dropped them committed.
+    async fn delete_blobs(&self, ids: Vec<String>) {
+        for id in ids {
+            if let Err(e) = self.blobs().delete(&id).await {
+                // The start-up sweep will find it again.
+                tracing::warn!(blob = %id, error = %e, "could not delete replaced blob");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

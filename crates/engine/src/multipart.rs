@@ -1,0 +1,506 @@
+//! Multipart uploads. Parts are blobs; completing an upload writes one
+//! object record that lists the parts' blobs in order, so nothing is copied.
+
+use coffer_meta::records::{
+    BlobOwner, BlobRef, ChecksumKind, ObjectHeaders, ObjectPart, ObjectRecord, PartRecord,
+    StoredChecksum, UploadRecord, decode, encode,
+};
+use coffer_meta::{MetaError, Table, keys};
+use coffer_types::{ChecksumAlgorithm, ETag, ObjectKey, combine_crc, composite_checksum, multipart_etag};
+
+use crate::conditions::EtagMatch;
+use crate::objects::{BodyStream, DeclaredChecksum};
+use crate::{Engine, EngineError, limits, now_ms};
+
+/// One entry of CompleteMultipartUpload's part list.
+#[derive(Debug, Clone)]
+pub struct CompletedPart {
+    pub number: u32,
+    /// Unquoted.
+    pub etag: String,
+    pub checksum: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct PartListing {
+    pub upload: UploadRecord,
+    pub parts: Vec<PartRecord>,
+    pub is_truncated: bool,
+    pub next_marker: Option<u32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UploadListParams {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub key_marker: Option<String>,
+    pub upload_id_marker: Option<String>,
+    pub max_uploads: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct UploadListing {
+    pub uploads: Vec<UploadRecord>,
+    pub common_prefixes: Vec<String>,
+    pub is_truncated: bool,
+    pub next_key_marker: Option<String>,
+    pub next_upload_id_marker: Option<String>,
+}
+
+impl Engine {
+    pub async fn create_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: ObjectHeaders,
+        user_metadata: Vec<(String, String)>,
+        checksum: Option<(ChecksumAlgorithm, ChecksumKind)>,
+    ) -> Result<UploadRecord, EngineError> {
+        let key = ObjectKey::parse(key)?;
+        let upload = UploadRecord {
+            upload_id: hex::encode(rand::random::<[u8; 24]>()),
+            key: key.as_str().to_owned(),
+            initiated_ms: now_ms(),
+            headers,
+            user_metadata,
+            checksum_algorithm: checksum.map(|c| c.0),
+            checksum_kind: checksum.map(|c| c.1),
+        };
+        let (b, u) = (bucket.to_owned(), upload.clone());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() {
+                    return Err(EngineError::NoSuchBucket);
+                }
+                tx.put(Table::Uploads, &keys::upload(&b, &u.key, &u.upload_id), &encode(&u))?;
+                Ok(())
+            })
+            .await?;
+        Ok(upload)
+    }
+
+    async fn upload_record(&self, bucket: &str, key: &str, upload_id: &str) -> Result<UploadRecord, EngineError> {
+        let k = keys::upload(bucket, key, upload_id);
+        let b = bucket.to_owned();
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                match tx.get(Table::Uploads, &k)? {
+                    Some(v) => Ok(decode(&v)?),
+                    None if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() => Err(EngineError::NoSuchBucket),
+                    None => Err(EngineError::NoSuchUpload),
+                }
+            })
+            .await
+    }
+
+    /// UploadPart: the part becomes a durable blob, then its record is
+    /// committed (replacing a previous upload of the same number).
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        body: BodyStream,
+        expected_size: Option<u64>,
+        content_md5: Option<&str>,
+        checksum: DeclaredChecksum,
+    ) -> Result<PartRecord, EngineError> {
+        if !(1..=limits::MAX_PART_NUMBER).contains(&part_number) {
+            return Err(EngineError::InvalidArgument(
+                "Part number must be an integer between 1 and 10000, inclusive".into(),
+            ));
+        }
+        let upload = self.upload_record(bucket, key, upload_id).await?;
+        let checksum = match (checksum, upload.checksum_algorithm) {
+            (DeclaredChecksum::None, Some(a)) => DeclaredChecksum::Algorithm(a),
+            (c, _) => c,
+        };
+        let received = self
+            .receive(body, expected_size, content_md5, checksum, limits::MAX_PUT_SIZE)
+            .await?;
+        let part = PartRecord {
+            number: part_number,
+            etag: ETag::from_md5(&received.digest.md5).0,
+            size: received.digest.size,
+            last_modified_ms: now_ms(),
+            blob: BlobRef {
+                id: received.blob.id.clone(),
+                size: received.blob.size,
+            },
+            checksum: received.checksum.map(|c| c.value),
+        };
+        self.commit_part(bucket, key, upload_id, part).await
+    }
+
+    /// UploadPartCopy: a part made from a byte range of an existing object.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn upload_part_copy(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part_number: u32,
+        source: &ObjectRecord,
+        range: std::ops::Range<u64>,
+    ) -> Result<PartRecord, EngineError> {
+        if !(1..=limits::MAX_PART_NUMBER).contains(&part_number) {
+            return Err(EngineError::InvalidArgument(
+                "Part number must be an integer between 1 and 10000, inclusive".into(),
+            ));
+        }
+        let upload = self.upload_record(bucket, key, upload_id).await?;
+        let len = range.end - range.start;
+        let data = futures::TryStreamExt::map_err(self.read_object(source, range), |e| {
+            Box::new(e) as Box<dyn std::error::Error + Send + Sync>
+        });
+        let received = self
+            .receive(
+                Box::pin(data),
+                Some(len),
+                None,
+                upload.checksum_algorithm.map_or(DeclaredChecksum::None, DeclaredChecksum::Algorithm),
+                limits::MAX_PUT_SIZE,
+            )
+            .await?;
+        let part = PartRecord {
+            number: part_number,
+            etag: ETag::from_md5(&received.digest.md5).0,
+            size: received.digest.size,
+            last_modified_ms: now_ms(),
+            blob: BlobRef {
+                id: received.blob.id.clone(),
+                size: received.blob.size,
+            },
+            checksum: received.checksum.map(|c| c.value),
+        };
+        self.commit_part(bucket, key, upload_id, part).await
+    }
+
+    async fn commit_part(&self, bucket: &str, key: &str, upload_id: &str, part: PartRecord) -> Result<PartRecord, EngineError> {
+        let ukey = keys::upload(bucket, key, upload_id);
+        let (uid, p) = (upload_id.to_owned(), part.clone());
+        let result = self
+            .meta()
+            .write(move |tx| -> Result<Option<String>, EngineError> {
+                if tx.get(Table::Uploads, &ukey)?.is_none() {
+                    return Err(EngineError::NoSuchUpload);
+                }
+                let pkey = keys::part(&uid, p.number);
+                let old: Option<PartRecord> = tx.get(Table::Parts, &pkey)?.map(|v| decode(&v)).transpose()?;
+                tx.put(Table::Parts, &pkey, &encode(&p))?;
+                tx.put(
+                    Table::Blobs,
+                    p.blob.id.as_bytes(),
+                    &encode(&BlobOwner::Part {
+                        upload_id: uid.clone(),
+                        number: p.number,
+                    }),
+                )?;
+                if let Some(old) = &old {
+                    tx.delete(Table::Blobs, old.blob.id.as_bytes())?;
+                }
+                Ok(old.map(|o| o.blob.id))
+            })
+            .await;
+        match result {
+            Ok(replaced) => {
+                self.delete_blobs(replaced.into_iter().collect()).await;
+                Ok(part)
+            }
+            Err(e) => {
+                self.delete_blobs(vec![part.blob.id.clone()]).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn all_parts(&self, upload_id: &str) -> Result<Vec<(Vec<u8>, Vec<u8>)>, EngineError> {
+        let uid = upload_id.to_owned();
+        self.meta()
+            .read(move |tx| -> Result<_, MetaError> {
+                let end = keys::upload_prefix_end(&uid);
+                let mut start = keys::upload_prefix(&uid);
+                let mut out = Vec::new();
+                loop {
+                    let batch = tx.range(Table::Parts, &start, Some(&end), 1000)?;
+                    let Some((last, _)) = batch.last() else { break };
+                    start = last.clone();
+                    start.push(0);
+                    out.extend(batch);
+                }
+                Ok(out)
+            })
+            .await
+            .map_err(EngineError::from)
+    }
+
+    /// CompleteMultipartUpload: checks the client's part list against the
+    /// uploaded parts and commits the object in one transaction that also
+    /// removes the upload, verifying nothing changed since the parts were
+    /// read.
+    pub async fn complete_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        requested: Vec<CompletedPart>,
+        if_match: Option<EtagMatch>,
+        if_none_match: Option<EtagMatch>,
+    ) -> Result<ObjectRecord, EngineError> {
+        let upload = self.upload_record(bucket, key, upload_id).await?;
+        if requested.is_empty() {
+            return Err(EngineError::MalformedXml(
+                "You must specify at least one part".into(),
+            ));
+        }
+        let stored_raw = self.all_parts(upload_id).await?;
+        let mut stored = std::collections::BTreeMap::new();
+        for (k, v) in &stored_raw {
+            let p: PartRecord = decode(v)?;
+            stored.insert(p.number, (k.clone(), v.clone(), p));
+        }
+        if requested.windows(2).any(|w| w[0].number >= w[1].number) {
+            return Err(EngineError::InvalidPartOrder);
+        }
+        let mut chosen: Vec<&PartRecord> = Vec::with_capacity(requested.len());
+        for (i, r) in requested.iter().enumerate() {
+            let Some((_, _, p)) = stored.get(&r.number) else {
+                return Err(EngineError::InvalidPart);
+            };
+            if p.etag != r.etag.trim_matches('"') {
+                return Err(EngineError::InvalidPart);
+            }
+            if let (Some(want), Some(have)) = (&r.checksum, &p.checksum)
+                && want != have
+            {
+                return Err(EngineError::InvalidPart);
+            }
+            if i + 1 < requested.len() && p.size < limits::MIN_PART_SIZE {
+                return Err(EngineError::EntityTooSmall);
+            }
+            chosen.push(p);
+        }
+        let md5s: Vec<[u8; 16]> = chosen
+            .iter()
+            .map(|p| ETag(p.etag.clone()).md5_bytes().ok_or_else(|| EngineError::Corrupt("part etag".into())))
+            .collect::<Result<_, _>>()?;
+        let checksum = multipart_checksum(&upload, &chosen);
+        let record = ObjectRecord {
+            version_id: "null".into(),
+            size: chosen.iter().map(|p| p.size).sum(),
+            etag: multipart_etag(md5s.iter()).0,
+            last_modified_ms: now_ms(),
+            headers: upload.headers.clone(),
+            user_metadata: upload.user_metadata.clone(),
+            checksum,
+            blobs: chosen.iter().map(|p| p.blob.clone()).collect(),
+            parts: chosen
+                .iter()
+                .map(|p| ObjectPart {
+                    number: p.number,
+                    etag: p.etag.clone(),
+                    size: p.size,
+                    checksum: p.checksum.clone(),
+                })
+                .collect(),
+        };
+        let used: std::collections::HashSet<u32> = chosen.iter().map(|p| p.number).collect();
+        let unused: Vec<String> = stored
+            .values()
+            .filter(|(_, _, p)| !used.contains(&p.number))
+            .map(|(_, _, p)| p.blob.id.clone())
+            .collect();
+        let mut consumed = vec![Consumed::expect(
+            Table::Uploads,
+            keys::upload(bucket, key, upload_id),
+            encode(&upload),
+            || EngineError::NoSuchUpload,
+        )];
+        for (k, v, _) in stored.values() {
+            consumed.push(Consumed::expect(Table::Parts, k.clone(), v.clone(), || EngineError::InvalidPart));
+        }
+        for id in &unused {
+            consumed.push(Consumed::delete(Table::Blobs, id.as_bytes().to_vec()));
+        }
+        let record = self
+            .commit_object_consuming(bucket, key, record, if_match, if_none_match, consumed)
+            .await?;
+        self.delete_blobs(unused).await;
+        Ok(record)
+    }
+
+    /// AbortMultipartUpload: removes the upload and its parts.
+    pub async fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), EngineError> {
+        self.upload_record(bucket, key, upload_id).await?;
+        let ukey = keys::upload(bucket, key, upload_id);
+        let uid = upload_id.to_owned();
+        let released = self
+            .meta()
+            .write(move |tx| -> Result<Vec<String>, EngineError> {
+                if !tx.delete(Table::Uploads, &ukey)? {
+                    return Err(EngineError::NoSuchUpload);
+                }
+                let end = keys::upload_prefix_end(&uid);
+                let mut released = Vec::new();
+                loop {
+                    let batch = tx.range(Table::Parts, &keys::upload_prefix(&uid), Some(&end), 1000)?;
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for (k, v) in batch {
+                        let p: PartRecord = decode(&v)?;
+                        tx.delete(Table::Parts, &k)?;
+                        tx.delete(Table::Blobs, p.blob.id.as_bytes())?;
+                        released.push(p.blob.id);
+                    }
+                }
+                Ok(released)
+            })
+            .await?;
+        self.delete_blobs(released).await;
+        Ok(())
+    }
+
+    /// ListParts: parts with numbers above `marker`.
+    pub async fn list_parts(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        marker: u32,
+        max_parts: usize,
+    ) -> Result<PartListing, EngineError> {
+        let upload = self.upload_record(bucket, key, upload_id).await?;
+        let uid = upload_id.to_owned();
+        let max = max_parts.min(limits::MAX_KEYS);
+        let batch = self
+            .meta()
+            .read(move |tx| -> Result<_, MetaError> {
+                let start = keys::part(&uid, marker.saturating_add(1));
+                tx.range(Table::Parts, &start, Some(&keys::upload_prefix_end(&uid)), max + 1)
+            })
+            .await?;
+        let mut parts: Vec<PartRecord> = batch.iter().map(|(_, v)| decode(v)).collect::<Result<_, _>>()?;
+        let is_truncated = parts.len() > max;
+        parts.truncate(max);
+        let next_marker = parts.last().map(|p| p.number);
+        Ok(PartListing {
+            upload,
+            parts,
+            is_truncated,
+            next_marker,
+        })
+    }
+
+    /// ListMultipartUploads: uploads in key order, then initiation order,
+    /// with prefix, delimiter and markers as ListObjects has them.
+    pub async fn list_multipart_uploads(&self, bucket: &str, p: UploadListParams) -> Result<UploadListing, EngineError> {
+        let b = bucket.to_owned();
+        self.meta()
+            .read(move |tx| -> Result<UploadListing, EngineError> {
+                if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() {
+                    return Err(EngineError::NoSuchBucket);
+                }
+                let mut start = keys::object(&b, &p.prefix);
+                let end = if p.prefix.is_empty() {
+                    keys::bucket_end(&b)
+                } else {
+                    keys::after_prefix(&start)
+                };
+                // TODO(issue 7): seek from the markers and stop at the page
+                // instead of reading every upload under the prefix.
+                let mut all: Vec<UploadRecord> = Vec::new();
+                loop {
+                    let batch = tx.range(Table::Uploads, &start, Some(&end), 1000)?;
+                    let Some((last, _)) = batch.last() else { break };
+                    start = last.clone();
+                    start.push(0);
+                    for (_, v) in batch {
+                        all.push(decode(&v)?);
+                    }
+                }
+                all.sort_by(|a, b| a.key.cmp(&b.key).then(a.initiated_ms.cmp(&b.initiated_ms)).then(a.upload_id.cmp(&b.upload_id)));
+                let mut out = UploadListing::default();
+                let delimiter = p.delimiter.as_deref().filter(|d| !d.is_empty());
+                let max = p.max_uploads.min(limits::MAX_KEYS);
+                let mut count = 0;
+                for u in all {
+                    if let Some(km) = &p.key_marker {
+                        let after = match &p.upload_id_marker {
+                            Some(um) => u.key > *km || (u.key == *km && u.upload_id > *um),
+                            None => u.key > *km,
+                        };
+                        if !after {
+                            continue;
+                        }
+                    }
+                    if let Some(d) = delimiter
+                        && let Some(pos) = u.key[p.prefix.len()..].find(d)
+                    {
+                        let cp = u.key[..p.prefix.len() + pos + d.len()].to_owned();
+                        if out.common_prefixes.last() == Some(&cp) {
+                            continue;
+                        }
+                        if count == max {
+                            out.is_truncated = true;
+                            break;
+                        }
+                        out.next_key_marker = Some(cp.clone());
+                        out.next_upload_id_marker = None;
+                        out.common_prefixes.push(cp);
+                        count += 1;
+                        continue;
+                    }
+                    if count == max {
+                        out.is_truncated = true;
+                        break;
+                    }
+                    out.next_key_marker = Some(u.key.clone());
+                    out.next_upload_id_marker = Some(u.upload_id.clone());
+                    out.uploads.push(u);
+                    count += 1;
+                }
+                Ok(out)
+            })
+            .await
+    }
+}
+
+fn multipart_checksum(upload: &UploadRecord, parts: &[&PartRecord]) -> Option<StoredChecksum> {
+    let algorithm = upload.checksum_algorithm?;
+    let values: Option<Vec<&str>> = parts.iter().map(|p| p.checksum.as_deref()).collect();
+    let values = values?;
+    let kind = upload.checksum_kind.unwrap_or(if algorithm.is_crc() {
+        ChecksumKind::FullObject
+    } else {
+        ChecksumKind::Composite
+    });
+    let value = match kind {
+        ChecksumKind::FullObject => {
+            let with_len: Vec<(&str, u64)> = values.iter().copied().zip(parts.iter().map(|p| p.size)).collect();
+            combine_crc(algorithm, &with_len)?
+        }
+        ChecksumKind::Composite => composite_checksum(algorithm, &values)?,
+    };
+    Some(StoredChecksum { algorithm, value, kind })
+}
+
+/// A row a commit removes, optionally only if it still holds the value the
+/// operation read (otherwise the commit fails with the given error).
+pub(crate) struct Consumed {
+    pub table: Table,
+    pub key: Vec<u8>,
+    pub expect: Option<(Vec<u8>, fn() -> EngineError)>,
+}
+
+impl Consumed {
+    fn expect(table: Table, key: Vec<u8>, value: Vec<u8>, otherwise: fn() -> EngineError) -> Self {
+        Self { table, key, expect: Some((value, otherwise)) }
+    }
+
+    fn delete(table: Table, key: Vec<u8>) -> Self {
+        Self { table, key, expect: None }
+    }
+}

@@ -1,0 +1,565 @@
+//! Objects: put, get, head, delete, copy.
+
+use std::ops::Range;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use coffer_blob::FinishedBlob;
+use coffer_meta::records::{
+    BlobOwner, BlobRef, BucketRecord, ChecksumKind, ObjectHeaders, ObjectRecord, StoredChecksum,
+    decode, encode,
+};
+use coffer_meta::{MetaError, Table, WriteTxn, keys};
+use coffer_types::{ChecksumAlgorithm, ETag, ObjectDigest, ObjectHasher, ObjectKey};
+use futures::{Stream, StreamExt, TryStreamExt};
+
+use crate::conditions::{CopySourceConditions, EtagMatch};
+use crate::multipart::Consumed;
+use crate::{Engine, EngineError, limits, now_ms};
+
+/// A request body as the front end hands it over. Its errors are kept
+/// opaque so the front end can recognise its own (signature failures in
+/// aws-chunked framing, for example) when they come back in
+/// [`EngineError::Body`].
+pub type BodyStream =
+    Pin<Box<dyn Stream<Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>> + Send>>;
+
+/// Object data as the engine serves it.
+pub type DataStream = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Send>>;
+
+/// The checksum a client declared for a body.
+pub enum DeclaredChecksum {
+    None,
+    /// An algorithm without a value: compute and store it.
+    Algorithm(ChecksumAlgorithm),
+    /// A base64 value sent in a header before the body.
+    Value(ChecksumAlgorithm, String),
+    /// A value that arrives in a trailer after the body (aws-chunked). The
+    /// closure is called once the body has ended.
+    Trailer(ChecksumAlgorithm, Box<dyn FnOnce() -> Option<String> + Send>),
+}
+
+impl DeclaredChecksum {
+    fn algorithm(&self) -> Option<ChecksumAlgorithm> {
+        match self {
+            Self::None => None,
+            Self::Algorithm(a) | Self::Value(a, _) | Self::Trailer(a, _) => Some(*a),
+        }
+    }
+}
+
+/// Everything a PUT carries besides its body.
+pub struct PutParams {
+    pub headers: ObjectHeaders,
+    pub user_metadata: Vec<(String, String)>,
+    /// Content-MD5, base64, as sent.
+    pub content_md5: Option<String>,
+    pub checksum: DeclaredChecksum,
+    /// The decoded body length the client announced, when it did.
+    pub expected_size: Option<u64>,
+    pub if_match: Option<EtagMatch>,
+    pub if_none_match: Option<EtagMatch>,
+}
+
+impl PutParams {
+    pub fn new(headers: ObjectHeaders) -> Self {
+        Self {
+            headers,
+            user_metadata: Vec::new(),
+            content_md5: None,
+            checksum: DeclaredChecksum::None,
+            expected_size: None,
+            if_match: None,
+            if_none_match: None,
+        }
+    }
+}
+
+/// CopyObject's `x-amz-metadata-directive`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetadataDirective {
+    #[default]
+    Copy,
+    Replace,
+}
+
+/// What a GET will send: the byte range of the object and whether it is a
+/// partial response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReadPlan {
+    pub range: Range<u64>,
+    pub partial: bool,
+}
+
+/// A client's byte range before it is resolved against the object's size.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ByteRange {
+    /// `bytes=first-` or `bytes=first-last`
+    From { first: u64, last: Option<u64> },
+    /// `bytes=-n`: the last n bytes.
+    Suffix(u64),
+}
+
+impl ByteRange {
+    /// The half-open byte range this selects from an object of `size` bytes,
+    /// or InvalidRange when it selects nothing.
+    pub fn resolve(self, size: u64) -> Result<Range<u64>, EngineError> {
+        match self {
+            Self::From { first, last } => {
+                if first >= size || last.is_some_and(|l| l < first) {
+                    return Err(EngineError::InvalidRange);
+                }
+                let end = last.map_or(size, |l| l.saturating_add(1).min(size));
+                Ok(first..end)
+            }
+            Self::Suffix(n) => {
+                if n == 0 || size == 0 {
+                    return Err(EngineError::InvalidRange);
+                }
+                Ok(size.saturating_sub(n)..size)
+            }
+        }
+    }
+}
+
+pub(crate) struct Received {
+    pub blob: FinishedBlob,
+    pub digest: ObjectDigest,
+    pub checksum: Option<StoredChecksum>,
+}
+
+fn body_error(e: Box<dyn std::error::Error + Send + Sync>) -> EngineError {
+    match e.downcast::<EngineError>() {
+        Ok(inner) => *inner,
+        Err(other) => EngineError::Body(other),
+    }
+}
+
+impl Engine {
+    /// Streams a body into a new blob while hashing it, verifies everything
+    /// the client declared, and only then makes the blob durable.
+    pub(crate) async fn receive(
+        &self,
+        mut body: BodyStream,
+        expected_size: Option<u64>,
+        content_md5: Option<&str>,
+        declared: DeclaredChecksum,
+        max_size: u64,
+    ) -> Result<Received, EngineError> {
+        let content_md5 = content_md5
+            .map(|m| decode_md5(m).ok_or(EngineError::InvalidDigest))
+            .transpose()?;
+        if expected_size.is_some_and(|n| n > max_size) {
+            return Err(EngineError::EntityTooLarge);
+        }
+        let algorithm = declared.algorithm();
+        let mut hasher = ObjectHasher::new(algorithm);
+        let mut writer = self.blobs().create().await?;
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(body_error)?;
+            hasher.update(&chunk);
+            if writer.size() + chunk.len() as u64 > max_size {
+                return Err(EngineError::EntityTooLarge);
+            }
+            writer.write(&chunk).await?;
+        }
+        let digest = hasher.finish();
+        if expected_size.is_some_and(|n| n != digest.size) {
+            return Err(EngineError::IncompleteBody);
+        }
+        if content_md5.is_some_and(|m| m != digest.md5) {
+            return Err(EngineError::BadDigest(
+                "The Content-MD5 you specified did not match what we received.".into(),
+            ));
+        }
+        let computed = digest.checksum.as_ref().map(|(_, v)| v.clone());
+        let expected = match declared {
+            DeclaredChecksum::None | DeclaredChecksum::Algorithm(_) => None,
+            DeclaredChecksum::Value(_, v) => Some(v),
+            DeclaredChecksum::Trailer(a, read) => Some(read().ok_or_else(|| {
+                EngineError::InvalidRequest(format!(
+                    "The trailer {} was declared but not sent",
+                    a.header_name()
+                ))
+            })?),
+        };
+        if let (Some(expected), Some(computed), Some(a)) = (&expected, &computed, algorithm)
+            && expected != computed
+        {
+            return Err(EngineError::BadDigest(format!(
+                "The {} you specified did not match the calculated checksum.",
+                a.header_name()
+            )));
+        }
+        let checksum = algorithm.zip(computed).map(|(algorithm, value)| StoredChecksum {
+            algorithm,
+            value,
+            kind: ChecksumKind::FullObject,
+        });
+        let blob = writer.finish().await?;
+        Ok(Received {
+            blob,
+            digest,
+            checksum,
+        })
+    }
+
+    /// PutObject: streams the body to a durable blob, then commits the
+    /// record. Overwrites are atomic: readers see the old or the new object.
+    pub async fn put_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        params: PutParams,
+        body: BodyStream,
+    ) -> Result<ObjectRecord, EngineError> {
+        let key = ObjectKey::parse(key)?;
+        let existing = self.object_or_bucket(bucket, key.as_str()).await?;
+        check_write_conditions(existing.as_ref(), params.if_match.as_ref(), params.if_none_match.as_ref())?;
+        let received = self
+            .receive(
+                body,
+                params.expected_size,
+                params.content_md5.as_deref(),
+                params.checksum,
+                limits::MAX_PUT_SIZE,
+            )
+            .await?;
+        let record = ObjectRecord {
+            version_id: "null".into(),
+            size: received.digest.size,
+            etag: ETag::from_md5(&received.digest.md5).0,
+            last_modified_ms: now_ms(),
+            headers: params.headers,
+            user_metadata: params.user_metadata,
+            checksum: received.checksum,
+            blobs: vec![BlobRef {
+                id: received.blob.id.clone(),
+                size: received.blob.size,
+            }],
+            parts: Vec::new(),
+        };
+        self.commit_object(bucket, key.as_str(), record, params.if_match, params.if_none_match)
+            .await
+    }
+
+    /// Commits `record` as the current version of `bucket/key`, deleting the
+    /// blobs it replaces after the commit. On failure the new blob is removed.
+    pub(crate) async fn commit_object(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: ObjectRecord,
+        if_match: Option<EtagMatch>,
+        if_none_match: Option<EtagMatch>,
+    ) -> Result<ObjectRecord, EngineError> {
+        self.commit_object_consuming(bucket, key, record, if_match, if_none_match, Vec::new())
+            .await
+    }
+
+    /// [`Self::commit_object`] that also removes `consumed` rows (an upload
+    /// and its parts) in the same transaction.
+    pub(crate) async fn commit_object_consuming(
+        &self,
+        bucket: &str,
+        key: &str,
+        record: ObjectRecord,
+        if_match: Option<EtagMatch>,
+        if_none_match: Option<EtagMatch>,
+        consumed: Vec<Consumed>,
+    ) -> Result<ObjectRecord, EngineError> {
+        let (b, k, rec) = (bucket.to_owned(), key.to_owned(), record.clone());
+        let result = self
+            .meta()
+            .write(move |tx| -> Result<Vec<String>, EngineError> {
+                if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() {
+                    return Err(EngineError::NoSuchBucket);
+                }
+                let okey = keys::object(&b, &k);
+                let old: Option<ObjectRecord> =
+                    tx.get(Table::Objects, &okey)?.map(|v| decode(&v)).transpose()?;
+                // Checked again here: the object may have changed while the
+                // body streamed in.
+                check_write_conditions(old.as_ref(), if_match.as_ref(), if_none_match.as_ref())?;
+                for c in &consumed {
+                    if let Some((value, otherwise)) = &c.expect
+                        && tx.get(c.table, &c.key)?.as_ref() != Some(value)
+                    {
+                        return Err(otherwise());
+                    }
+                    tx.delete(c.table, &c.key)?;
+                }
+                tx.put(Table::Objects, &okey, &encode(&rec))?;
+                let owner = encode(&BlobOwner::Object {
+                    bucket: b.clone(),
+                    key: k.clone(),
+                });
+                for id in rec.blob_ids() {
+                    tx.put(Table::Blobs, id.as_bytes(), &owner)?;
+                }
+                Ok(release_blobs(tx, old.as_ref())?)
+            })
+            .await;
+        match result {
+            Ok(replaced) => {
+                self.delete_blobs(replaced).await;
+                Ok(record)
+            }
+            Err(e) => {
+                // Multipart blobs still belong to their upload; only a fresh
+                // blob of a single PUT or copy is ours to remove.
+                if record.parts.is_empty() {
+                    self.delete_blobs(record.blob_ids().map(str::to_owned).collect()).await;
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// The current record of an object, distinguishing a missing bucket from
+    /// a missing key.
+    pub async fn get_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, EngineError> {
+        self.object_or_bucket(bucket, key).await?.ok_or(EngineError::NoSuchKey)
+    }
+
+    /// `Ok(None)` when the bucket exists but the key does not.
+    async fn object_or_bucket(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, EngineError> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                if let Some(v) = tx.get(Table::Objects, &keys::object(&b, &k))? {
+                    return Ok(Some(decode(&v)?));
+                }
+                if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() {
+                    return Err(EngineError::NoSuchBucket);
+                }
+                Ok(None)
+            })
+            .await
+    }
+
+    /// The byte range a GET of `part_number` covers, and the number of parts.
+    pub fn part_range(object: &ObjectRecord, part_number: u32) -> Result<Range<u64>, EngineError> {
+        if object.parts.is_empty() {
+            return if part_number == 1 {
+                Ok(0..object.size)
+            } else {
+                Err(EngineError::InvalidPartNumber)
+            };
+        }
+        let idx = usize::try_from(part_number.saturating_sub(1)).unwrap_or(usize::MAX);
+        if part_number == 0 || idx >= object.blobs.len() {
+            return Err(EngineError::InvalidPartNumber);
+        }
+        let start: u64 = object.blobs[..idx].iter().map(|b| b.size).sum();
+        Ok(start..start + object.blobs[idx].size)
+    }
+
+    /// Streams `range` of an object's data across its blobs, opening each
+    /// blob only when the stream reaches it.
+    pub fn read_object(&self, object: &ObjectRecord, range: Range<u64>) -> DataStream {
+        let mut pieces = Vec::new();
+        let mut offset = 0u64;
+        for b in &object.blobs {
+            let (s, e) = (offset, offset + b.size);
+            offset = e;
+            let from = range.start.max(s);
+            let to = range.end.min(e);
+            if from < to {
+                pieces.push((b.clone(), from - s..to - s));
+            }
+        }
+        let blobs = self.blobs().clone();
+        let stream = futures::stream::iter(pieces)
+            .then(move |(b, r)| {
+                let blobs = blobs.clone();
+                async move {
+                    let s = blobs.read(&b.id, b.size, r).await?;
+                    Ok::<_, EngineError>(s.map_err(EngineError::from))
+                }
+            })
+            .try_flatten();
+        Box::pin(stream)
+    }
+
+    /// DeleteObject: idempotent; NoSuchBucket only when the bucket is gone.
+    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, EngineError> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        let (old, released) = self
+            .meta()
+            .write(move |tx| -> Result<_, EngineError> {
+                if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() {
+                    return Err(EngineError::NoSuchBucket);
+                }
+                let okey = keys::object(&b, &k);
+                let old: Option<ObjectRecord> =
+                    tx.get(Table::Objects, &okey)?.map(|v| decode(&v)).transpose()?;
+                if old.is_some() {
+                    tx.delete(Table::Objects, &okey)?;
+                }
+                let released = release_blobs(tx, old.as_ref())?;
+                Ok((old, released))
+            })
+            .await?;
+        self.delete_blobs(released).await;
+        Ok(old)
+    }
+
+    /// CopyObject: the destination gets a new blob with the source's bytes.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn copy_object(
+        &self,
+        src_bucket: &str,
+        src_key: &str,
+        dst_bucket: &str,
+        dst_key: &str,
+        directive: MetadataDirective,
+        replacement: PutParams,
+        source_conditions: &CopySourceConditions,
+    ) -> Result<(ObjectRecord, ObjectRecord), EngineError> {
+        let dst_key = ObjectKey::parse(dst_key)?;
+        let source = self.get_object(src_bucket, src_key).await?;
+        source_conditions.check(&source)?;
+        if src_bucket == dst_bucket && src_key == dst_key.as_str() && directive == MetadataDirective::Copy {
+            return Err(EngineError::InvalidRequest(
+                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
+            ));
+        }
+        self.head_bucket(dst_bucket).await?;
+        let existing = self.object_or_bucket(dst_bucket, dst_key.as_str()).await?;
+        check_write_conditions(existing.as_ref(), replacement.if_match.as_ref(), replacement.if_none_match.as_ref())?;
+        let algorithm = replacement
+            .checksum
+            .algorithm()
+            .or(source.checksum.as_ref().map(|c| c.algorithm));
+        let data = self
+            .read_object(&source, 0..source.size)
+            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
+        let received = self
+            .receive(
+                Box::pin(data),
+                Some(source.size),
+                None,
+                algorithm.map_or(DeclaredChecksum::None, DeclaredChecksum::Algorithm),
+                limits::MAX_PUT_SIZE,
+            )
+            .await?;
+        let (headers, user_metadata) = match directive {
+            MetadataDirective::Copy => (source.headers.clone(), source.user_metadata.clone()),
+            MetadataDirective::Replace => (replacement.headers, replacement.user_metadata),
+        };
+        let record = ObjectRecord {
+            version_id: "null".into(),
+            size: received.digest.size,
+            etag: ETag::from_md5(&received.digest.md5).0,
+            last_modified_ms: now_ms(),
+            headers,
+            user_metadata,
+            checksum: received.checksum,
+            blobs: vec![BlobRef {
+                id: received.blob.id.clone(),
+                size: received.blob.size,
+            }],
+            parts: Vec::new(),
+        };
+        let record = self
+            .commit_object(
+                dst_bucket,
+                dst_key.as_str(),
+                record,
+                replacement.if_match,
+                replacement.if_none_match,
+            )
+            .await?;
+        Ok((record, source))
+    }
+
+    /// The bucket record, for operations that only need existence.
+    pub async fn bucket(&self, bucket: &str) -> Result<BucketRecord, EngineError> {
+        self.head_bucket(bucket).await
+    }
+}
+
+/// Conditional writes (AWS, 2024): `If-None-Match: *` fails when the key
+/// exists; `If-Match` fails when it is missing (404) or has another ETag.
+fn check_write_conditions(
+    existing: Option<&ObjectRecord>,
+    if_match: Option<&EtagMatch>,
+    if_none_match: Option<&EtagMatch>,
+) -> Result<(), EngineError> {
+    if let Some(m) = if_match {
+        match existing {
+            None => return Err(EngineError::NoSuchKey),
+            Some(o) if !etag_matches(m, &o.etag) => return Err(EngineError::PreconditionFailed),
+            Some(_) => {}
+        }
+    }
+    if let Some(m) = if_none_match
+        && let Some(o) = existing
+        && etag_matches(m, &o.etag)
+    {
+        return Err(EngineError::PreconditionFailed);
+    }
+    Ok(())
+}
+
+fn etag_matches(m: &EtagMatch, etag: &str) -> bool {
+    match m {
+        EtagMatch::Any => true,
+        EtagMatch::Tags(t) => t.iter().any(|t| t == etag),
+    }
+}
+
+/// Drops the blob-owner rows of a replaced record and returns its blob ids
+/// for deletion after commit.
+pub(crate) fn release_blobs(
+    tx: &mut dyn WriteTxn,
+    old: Option<&ObjectRecord>,
+) -> Result<Vec<String>, MetaError> {
+    let mut ids = Vec::new();
+    if let Some(old) = old {
+        for id in old.blob_ids() {
+            tx.delete(Table::Blobs, id.as_bytes())?;
+            ids.push(id.to_owned());
+        }
+    }
+    Ok(ids)
+}
+
+fn decode_md5(b64: &str) -> Option<[u8; 16]> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(b64.trim())
+        .ok()?;
+    bytes.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_resolve_as_rfc_7233_says() {
+        let r = |b: ByteRange| b.resolve(100);
+        assert_eq!(r(ByteRange::From { first: 0, last: Some(9) }).unwrap(), 0..10);
+        assert_eq!(r(ByteRange::From { first: 90, last: None }).unwrap(), 90..100);
+        assert_eq!(r(ByteRange::From { first: 90, last: Some(1000) }).unwrap(), 90..100);
+        assert_eq!(r(ByteRange::Suffix(10)).unwrap(), 90..100);
+        assert_eq!(r(ByteRange::Suffix(1000)).unwrap(), 0..100);
+        assert!(matches!(r(ByteRange::From { first: 100, last: None }), Err(EngineError::InvalidRange)));
+        assert!(matches!(r(ByteRange::From { first: 5, last: Some(4) }), Err(EngineError::InvalidRange)));
+        assert!(matches!(r(ByteRange::Suffix(0)), Err(EngineError::InvalidRange)));
+        assert!(matches!(ByteRange::Suffix(5).resolve(0), Err(EngineError::InvalidRange)));
+    }
+
+    #[test]
+    fn content_md5_decodes_standard_base64() {
+        // md5("") = d41d8cd98f00b204e9800998ecf8427e
+        assert_eq!(
+            decode_md5("1B2M2Y8AsgTpgAmY7PhCfg==").map(hex::encode).as_deref(),
+            Some("d41d8cd98f00b204e9800998ecf8427e")
+        );
+        assert_eq!(decode_md5("not base64!"), None);
+        assert_eq!(decode_md5("AAAA"), None, "wrong length is not an MD5");
+    }
+}
