@@ -132,18 +132,26 @@ impl BlobStore {
         let len = file.metadata().await?.len();
         let blocks = size.div_ceil(BLOCK_SIZE as u64);
         if len != size + 4 * blocks + FOOTER_LEN {
-            return Err(corrupt(id, format!("file length {len} does not match data length {size}")));
+            return Err(corrupt(
+                id,
+                format!("file length {len} does not match data length {size}"),
+            ));
         }
         let end = range.end.min(size);
         let start = range.start.min(end);
         let first_block = start / BLOCK_SIZE as u64;
-        let last_block = if end == start { first_block } else { (end - 1) / BLOCK_SIZE as u64 + 1 };
+        let last_block = if end == start {
+            first_block
+        } else {
+            (end - 1) / BLOCK_SIZE as u64 + 1
+        };
         // The CRCs of the blocks in range: 4 bytes per block, bounded by
         // the range size (a 5 GiB object has 20,480 blocks).
         let mut crcs = vec![0u8; ((last_block - first_block) * 4) as usize];
         file.seek(SeekFrom::Start(size + first_block * 4)).await?;
         file.read_exact(&mut crcs).await?;
-        file.seek(SeekFrom::Start(first_block * BLOCK_SIZE as u64)).await?;
+        file.seek(SeekFrom::Start(first_block * BLOCK_SIZE as u64))
+            .await?;
         let state = ReadState {
             file,
             id: id.to_owned(),
@@ -255,7 +263,10 @@ impl ReadState {
         let i = ((self.block - self.start / BLOCK_SIZE as u64) * 4) as usize;
         let expected = u32::from_le_bytes(self.crcs[i..i + 4].try_into().unwrap_or_default());
         if crc32c(&buf) != expected {
-            return Err(corrupt(&self.id, format!("block {} fails its checksum", self.block)));
+            return Err(corrupt(
+                &self.id,
+                format!("block {} fails its checksum", self.block),
+            ));
         }
         let from = self.start.saturating_sub(block_start) as usize;
         let to = (self.end - block_start).min(block_len as u64) as usize;
@@ -318,7 +329,8 @@ impl BlobWriter {
     }
 
     async fn flush_block(&mut self) -> Result<(), BlobError> {
-        self.crcs.extend_from_slice(&crc32c(&self.block).to_le_bytes());
+        self.crcs
+            .extend_from_slice(&crc32c(&self.block).to_le_bytes());
         self.file.write_all(&self.block).await.map_err(io_err)?;
         self.block.clear();
         Ok(())
@@ -338,7 +350,11 @@ impl BlobWriter {
         self.file.sync_all().await.map_err(io_err)?;
         let dir = self.store.blobs_dir().join(&self.id[..2]);
         tokio::fs::create_dir_all(&dir).await.map_err(io_err)?;
-        let tmp = self.guard.0.take().ok_or_else(|| corrupt(&self.id, "finished twice".into()))?;
+        let tmp = self
+            .guard
+            .0
+            .take()
+            .ok_or_else(|| corrupt(&self.id, "finished twice".into()))?;
         if let Err(e) = tokio::fs::rename(&tmp, dir.join(&self.id)).await {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(io_err(e));
@@ -370,7 +386,11 @@ mod tests {
         w.finish().await.unwrap()
     }
 
-    async fn read(store: &BlobStore, b: &FinishedBlob, r: Range<u64>) -> Result<Vec<u8>, BlobError> {
+    async fn read(
+        store: &BlobStore,
+        b: &FinishedBlob,
+        r: Range<u64>,
+    ) -> Result<Vec<u8>, BlobError> {
         let chunks: Vec<Bytes> = store.read(&b.id, b.size, r).await?.try_collect().await?;
         Ok(chunks.concat())
     }
@@ -387,8 +407,19 @@ mod tests {
         let b = write(&store, &d).await;
         assert_eq!(b.size, d.len() as u64);
         let n = d.len() as u64;
-        for (s, e) in [(0, n), (0, 1), (5, 6), (BLOCK_SIZE as u64 - 3, BLOCK_SIZE as u64 + 3), (n - 1, n), (100, 100)] {
-            assert_eq!(read(&store, &b, s..e).await.unwrap(), &d[s as usize..e as usize], "{s}..{e}");
+        for (s, e) in [
+            (0, n),
+            (0, 1),
+            (5, 6),
+            (BLOCK_SIZE as u64 - 3, BLOCK_SIZE as u64 + 3),
+            (n - 1, n),
+            (100, 100),
+        ] {
+            assert_eq!(
+                read(&store, &b, s..e).await.unwrap(),
+                &d[s as usize..e as usize],
+                "{s}..{e}"
+            );
         }
     }
 
@@ -411,7 +442,10 @@ mod tests {
         let mut raw = std::fs::read(&path).unwrap();
         raw[BLOCK_SIZE + 3] ^= 0x40;
         std::fs::write(&path, raw).unwrap();
-        assert!(read(&store, &b, 0..10).await.is_ok(), "untouched block still reads");
+        assert!(
+            read(&store, &b, 0..10).await.is_ok(),
+            "untouched block still reads"
+        );
         let err = read(&store, &b, 0..d.len() as u64).await.unwrap_err();
         assert!(matches!(err, BlobError::Corrupt { .. }), "{err}");
         assert!(store.verify(&b.id).await.is_err());
@@ -424,10 +458,16 @@ mod tests {
         let mut w = store.create().await.unwrap();
         w.write(b"abc").await.unwrap();
         drop(w);
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
         std::fs::write(dir.path().join("tmp/leftover"), b"x").unwrap();
         let _ = BlobStore::open(dir.path()).await.unwrap();
-        assert_eq!(std::fs::read_dir(dir.path().join("tmp")).unwrap().count(), 0);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
     }
 
     #[tokio::test]
@@ -435,7 +475,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = BlobStore::open(dir.path()).await.unwrap();
         assert!(store.path_of("../../etc/passwd").is_none());
-        assert!(matches!(store.read("../x", 1, 0..1).await, Err(BlobError::NotFound(_))));
+        assert!(matches!(
+            store.read("../x", 1, 0..1).await,
+            Err(BlobError::NotFound(_))
+        ));
     }
 
     #[tokio::test]
@@ -444,9 +487,21 @@ mod tests {
         let store = BlobStore::open(dir.path()).await.unwrap();
         let b = write(&store, b"hello").await;
         let later = SystemTime::now() + std::time::Duration::from_secs(5);
-        assert_eq!(store.list_older_than(later).await.unwrap(), vec![b.id.clone()]);
-        assert!(store.list_older_than(SystemTime::UNIX_EPOCH).await.unwrap().is_empty());
+        assert_eq!(
+            store.list_older_than(later).await.unwrap(),
+            vec![b.id.clone()]
+        );
+        assert!(
+            store
+                .list_older_than(SystemTime::UNIX_EPOCH)
+                .await
+                .unwrap()
+                .is_empty()
+        );
         store.delete(&b.id).await.unwrap();
-        assert!(matches!(store.read(&b.id, 5, 0..5).await, Err(BlobError::NotFound(_))));
+        assert!(matches!(
+            store.read(&b.id, 5, 0..5).await,
+            Err(BlobError::NotFound(_))
+        ));
     }
 }

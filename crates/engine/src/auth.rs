@@ -49,7 +49,10 @@ impl Engine {
         request: AccessRequest<'_>,
     ) -> Result<(), EngineError> {
         let (action, kind) = match actions::lookup(request.operation) {
-            Some(row) => (actions::action_for(row, request.has_version_id), row.resource),
+            Some(row) => (
+                actions::action_for(row, request.has_version_id),
+                row.resource,
+            ),
             // Operations without a row are not implemented; they still need
             // the bucket owner's authority to reach the NotImplemented reply.
             None => ("s3:*", actions::ResourceKind::Bucket),
@@ -58,10 +61,7 @@ impl Engine {
         let owner = match (kind, request.bucket) {
             (actions::ResourceKind::Service, _) | (_, None) => None,
             _ if request.operation == "CreateBucket" => None,
-            (_, Some(b)) => self
-                .bucket_record(b)
-                .await?
-                .map(|r| AccountId(r.owner)),
+            (_, Some(b)) => self.bucket_record(b).await?.map(|r| AccountId(r.owner)),
         };
         let context = RequestContext {
             resource_owner: owner,
@@ -76,14 +76,22 @@ impl Engine {
 
     /// The principal for a root access key of the first account.
     pub fn root_principal(&self, access_key: &str) -> Principal {
-        Principal::root(AccountId(self.root_account().id.clone()), access_key.to_owned())
+        Principal::root(
+            AccountId(self.root_account().id.clone()),
+            access_key.to_owned(),
+        )
     }
 
-    pub(crate) async fn bucket_record(&self, bucket: &str) -> Result<Option<BucketRecord>, EngineError> {
+    pub(crate) async fn bucket_record(
+        &self,
+        bucket: &str,
+    ) -> Result<Option<BucketRecord>, EngineError> {
         let key = keys::bucket(bucket);
         self.meta()
             .read(move |tx| -> Result<_, MetaError> {
-                tx.get(Table::Buckets, &key)?.map(|v| decode(&v)).transpose()
+                tx.get(Table::Buckets, &key)?
+                    .map(|v| decode(&v))
+                    .transpose()
             })
             .await
             .map_err(EngineError::from)

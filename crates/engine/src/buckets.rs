@@ -8,7 +8,10 @@ use crate::{Engine, EngineError, now_ms};
 
 impl Engine {
     /// Buckets owned by the caller's account, in name order.
-    pub async fn list_buckets(&self, principal: &Principal) -> Result<Vec<BucketRecord>, EngineError> {
+    pub async fn list_buckets(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<BucketRecord>, EngineError> {
         let Some(account) = principal.account.clone() else {
             return Ok(Vec::new());
         };
@@ -43,10 +46,9 @@ impl Engine {
         location: Option<&str>,
     ) -> Result<BucketRecord, EngineError> {
         let name = BucketName::parse(name)?;
-        let account = principal
-            .account
-            .clone()
-            .ok_or_else(|| EngineError::AccessDenied("Anonymous users cannot create buckets".into()))?;
+        let account = principal.account.clone().ok_or_else(|| {
+            EngineError::AccessDenied("Anonymous users cannot create buckets".into())
+        })?;
         let region = match location {
             None | Some("") => self.region().to_owned(),
             Some(l) if l == self.region() => l.to_owned(),
@@ -86,7 +88,9 @@ impl Engine {
 
     /// The bucket's record, or NoSuchBucket.
     pub async fn head_bucket(&self, name: &str) -> Result<BucketRecord, EngineError> {
-        self.bucket_record(name).await?.ok_or(EngineError::NoSuchBucket)
+        self.bucket_record(name)
+            .await?
+            .ok_or(EngineError::NoSuchBucket)
     }
 
     /// Deletes an empty bucket: no objects and no multipart uploads in

@@ -22,7 +22,12 @@ impl EtagMatch {
         Self::Tags(
             header
                 .split(',')
-                .map(|t| t.trim().trim_start_matches("W/").trim_matches('"').to_owned())
+                .map(|t| {
+                    t.trim()
+                        .trim_start_matches("W/")
+                        .trim_matches('"')
+                        .to_owned()
+                })
                 .filter(|t| !t.is_empty())
                 .collect(),
         )
@@ -87,11 +92,22 @@ impl CopySourceConditions {
     pub fn check(&self, source: &ObjectRecord) -> Result<(), EngineError> {
         let c = &self.0;
         let modified = secs(source.last_modified_ms);
-        let fail = c.if_match.as_ref().is_some_and(|m| !m.matches(&source.etag))
-            || c.if_none_match.as_ref().is_some_and(|m| m.matches(&source.etag))
-            || (c.if_match.is_none() && c.if_unmodified_since_ms.is_some_and(|t| modified > secs(t)))
-            || (c.if_none_match.is_none() && c.if_modified_since_ms.is_some_and(|t| modified <= secs(t)));
-        if fail { Err(EngineError::PreconditionFailed) } else { Ok(()) }
+        let fail = c
+            .if_match
+            .as_ref()
+            .is_some_and(|m| !m.matches(&source.etag))
+            || c.if_none_match
+                .as_ref()
+                .is_some_and(|m| m.matches(&source.etag))
+            || (c.if_match.is_none()
+                && c.if_unmodified_since_ms.is_some_and(|t| modified > secs(t)))
+            || (c.if_none_match.is_none()
+                && c.if_modified_since_ms.is_some_and(|t| modified <= secs(t)));
+        if fail {
+            Err(EngineError::PreconditionFailed)
+        } else {
+            Ok(())
+        }
     }
 }
 
@@ -117,33 +133,49 @@ mod tests {
     #[test]
     fn if_match_and_if_none_match() {
         let o = obj("abc", 10_000);
-        let c = |m: Option<&str>, n: Option<&str>| ReadConditions {
-            if_match: m.map(EtagMatch::parse),
-            if_none_match: n.map(EtagMatch::parse),
-            ..Default::default()
-        }
-        .check(&o);
+        let c = |m: Option<&str>, n: Option<&str>| {
+            ReadConditions {
+                if_match: m.map(EtagMatch::parse),
+                if_none_match: n.map(EtagMatch::parse),
+                ..Default::default()
+            }
+            .check(&o)
+        };
         assert!(c(Some("\"abc\""), None).is_ok());
         assert!(c(Some("*"), None).is_ok());
         assert!(c(Some("\"x\", \"abc\""), None).is_ok());
-        assert!(matches!(c(Some("\"x\""), None), Err(EngineError::PreconditionFailed)));
-        assert!(matches!(c(None, Some("\"abc\"")), Err(EngineError::NotModified)));
+        assert!(matches!(
+            c(Some("\"x\""), None),
+            Err(EngineError::PreconditionFailed)
+        ));
+        assert!(matches!(
+            c(None, Some("\"abc\"")),
+            Err(EngineError::NotModified)
+        ));
         assert!(c(None, Some("\"x\"")).is_ok());
     }
 
     #[test]
     fn dates_compare_at_second_resolution_with_aws_precedence() {
         let o = obj("abc", 10_500);
-        let c = |ims: Option<i64>, ius: Option<i64>, m: Option<&str>| ReadConditions {
-            if_match: m.map(EtagMatch::parse),
-            if_modified_since_ms: ims,
-            if_unmodified_since_ms: ius,
-            ..Default::default()
-        }
-        .check(&o);
-        assert!(matches!(c(Some(10_000), None, None), Err(EngineError::NotModified)));
+        let c = |ims: Option<i64>, ius: Option<i64>, m: Option<&str>| {
+            ReadConditions {
+                if_match: m.map(EtagMatch::parse),
+                if_modified_since_ms: ims,
+                if_unmodified_since_ms: ius,
+                ..Default::default()
+            }
+            .check(&o)
+        };
+        assert!(matches!(
+            c(Some(10_000), None, None),
+            Err(EngineError::NotModified)
+        ));
         assert!(c(Some(9_999), None, None).is_ok());
-        assert!(matches!(c(None, Some(9_000), None), Err(EngineError::PreconditionFailed)));
+        assert!(matches!(
+            c(None, Some(9_000), None),
+            Err(EngineError::PreconditionFailed)
+        ));
         assert!(c(None, Some(10_000), None).is_ok());
         // If-Match true overrides a failing If-Unmodified-Since.
         assert!(c(None, Some(9_000), Some("\"abc\"")).is_ok());

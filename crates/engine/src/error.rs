@@ -6,13 +6,15 @@ use coffer_types::NameError;
 /// variant to an S3 error code and status in one place.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("Access Denied: {0}")]
+    #[error("{0}")]
     AccessDenied(String),
     #[error("The specified bucket does not exist")]
     NoSuchBucket,
     #[error("The specified key does not exist.")]
     NoSuchKey,
-    #[error("The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed.")]
+    #[error(
+        "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
+    )]
     NoSuchUpload,
     #[error("Your previous request to create the named bucket succeeded and you already own it.")]
     BucketAlreadyOwnedByYou,
@@ -42,9 +44,13 @@ pub enum EngineError {
     EntityTooSmall,
     #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]
     IncompleteBody,
-    #[error("One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag.")]
+    #[error(
+        "One or more of the specified parts could not be found. The part may not have been uploaded, or the specified entity tag may not match the part's entity tag."
+    )]
     InvalidPart,
-    #[error("The list of parts was not in ascending order. The parts list must be specified in order by part number.")]
+    #[error(
+        "The list of parts was not in ascending order. The parts list must be specified in order by part number."
+    )]
     InvalidPartOrder,
     #[error("At least one of the pre-conditions you specified did not hold")]
     PreconditionFailed,

@@ -30,7 +30,7 @@ use coffer_meta::records::AccountRecord;
 pub use conditions::{CopySourceConditions, EtagMatch, ReadConditions};
 pub use error::EngineError;
 pub use list::{ListPage, ListParams, list_page};
-pub use multipart::{CompletedPart, PartListing, UploadListing, UploadListParams};
+pub use multipart::{CompletedPart, PartListing, UploadListParams, UploadListing};
 pub use objects::{
     BodyStream, ByteRange, DataStream, DeclaredChecksum, MetadataDirective, PutParams, ReadPlan,
 };

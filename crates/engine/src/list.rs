@@ -99,7 +99,11 @@ pub fn list_page(tx: &dyn ReadTxn, bucket: &str, p: &ListParams) -> Result<ListP
 }
 
 impl Engine {
-    pub async fn list_objects(&self, bucket: &str, params: ListParams) -> Result<ListPage, EngineError> {
+    pub async fn list_objects(
+        &self,
+        bucket: &str,
+        params: ListParams,
+    ) -> Result<ListPage, EngineError> {
         let b = bucket.to_owned();
         self.meta()
             .read(move |tx| -> Result<ListPage, EngineError> {

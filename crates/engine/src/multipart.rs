@@ -6,7 +6,9 @@ use coffer_meta::records::{
     StoredChecksum, UploadRecord, decode, encode,
 };
 use coffer_meta::{MetaError, Table, keys};
-use coffer_types::{ChecksumAlgorithm, ETag, ObjectKey, combine_crc, composite_checksum, multipart_etag};
+use coffer_types::{
+    ChecksumAlgorithm, ETag, ObjectKey, combine_crc, composite_checksum, multipart_etag,
+};
 
 use crate::conditions::EtagMatch;
 use crate::objects::{BodyStream, DeclaredChecksum};
@@ -72,21 +74,32 @@ impl Engine {
                 if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() {
                     return Err(EngineError::NoSuchBucket);
                 }
-                tx.put(Table::Uploads, &keys::upload(&b, &u.key, &u.upload_id), &encode(&u))?;
+                tx.put(
+                    Table::Uploads,
+                    &keys::upload(&b, &u.key, &u.upload_id),
+                    &encode(&u),
+                )?;
                 Ok(())
             })
             .await?;
         Ok(upload)
     }
 
-    async fn upload_record(&self, bucket: &str, key: &str, upload_id: &str) -> Result<UploadRecord, EngineError> {
+    async fn upload_record(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadRecord, EngineError> {
         let k = keys::upload(bucket, key, upload_id);
         let b = bucket.to_owned();
         self.meta()
             .read(move |tx| -> Result<_, EngineError> {
                 match tx.get(Table::Uploads, &k)? {
                     Some(v) => Ok(decode(&v)?),
-                    None if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() => Err(EngineError::NoSuchBucket),
+                    None if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() => {
+                        Err(EngineError::NoSuchBucket)
+                    }
                     None => Err(EngineError::NoSuchUpload),
                 }
             })
@@ -118,7 +131,13 @@ impl Engine {
             (c, _) => c,
         };
         let received = self
-            .receive(body, expected_size, content_md5, checksum, limits::MAX_PUT_SIZE)
+            .receive(
+                body,
+                expected_size,
+                content_md5,
+                checksum,
+                limits::MAX_PUT_SIZE,
+            )
             .await?;
         let part = PartRecord {
             number: part_number,
@@ -160,7 +179,9 @@ impl Engine {
                 Box::pin(data),
                 Some(len),
                 None,
-                upload.checksum_algorithm.map_or(DeclaredChecksum::None, DeclaredChecksum::Algorithm),
+                upload
+                    .checksum_algorithm
+                    .map_or(DeclaredChecksum::None, DeclaredChecksum::Algorithm),
                 limits::MAX_PUT_SIZE,
             )
             .await?;
@@ -178,7 +199,13 @@ impl Engine {
         self.commit_part(bucket, key, upload_id, part).await
     }
 
-    async fn commit_part(&self, bucket: &str, key: &str, upload_id: &str, part: PartRecord) -> Result<PartRecord, EngineError> {
+    async fn commit_part(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+        part: PartRecord,
+    ) -> Result<PartRecord, EngineError> {
         let ukey = keys::upload(bucket, key, upload_id);
         let (uid, p) = (upload_id.to_owned(), part.clone());
         let result = self
@@ -188,7 +215,10 @@ impl Engine {
                     return Err(EngineError::NoSuchUpload);
                 }
                 let pkey = keys::part(&uid, p.number);
-                let old: Option<PartRecord> = tx.get(Table::Parts, &pkey)?.map(|v| decode(&v)).transpose()?;
+                let old: Option<PartRecord> = tx
+                    .get(Table::Parts, &pkey)?
+                    .map(|v| decode(&v))
+                    .transpose()?;
                 tx.put(Table::Parts, &pkey, &encode(&p))?;
                 tx.put(
                     Table::Blobs,
@@ -284,7 +314,11 @@ impl Engine {
         }
         let md5s: Vec<[u8; 16]> = chosen
             .iter()
-            .map(|p| ETag(p.etag.clone()).md5_bytes().ok_or_else(|| EngineError::Corrupt("part etag".into())))
+            .map(|p| {
+                ETag(p.etag.clone())
+                    .md5_bytes()
+                    .ok_or_else(|| EngineError::Corrupt("part etag".into()))
+            })
             .collect::<Result<_, _>>()?;
         let checksum = multipart_checksum(&upload, &chosen);
         let record = ObjectRecord {
@@ -319,7 +353,9 @@ impl Engine {
             || EngineError::NoSuchUpload,
         )];
         for (k, v, _) in stored.values() {
-            consumed.push(Consumed::expect(Table::Parts, k.clone(), v.clone(), || EngineError::InvalidPart));
+            consumed.push(Consumed::expect(Table::Parts, k.clone(), v.clone(), || {
+                EngineError::InvalidPart
+            }));
         }
         for id in &unused {
             consumed.push(Consumed::delete(Table::Blobs, id.as_bytes().to_vec()));
@@ -332,7 +368,12 @@ impl Engine {
     }
 
     /// AbortMultipartUpload: removes the upload and its parts.
-    pub async fn abort_multipart_upload(&self, bucket: &str, key: &str, upload_id: &str) -> Result<(), EngineError> {
+    pub async fn abort_multipart_upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<(), EngineError> {
         self.upload_record(bucket, key, upload_id).await?;
         let ukey = keys::upload(bucket, key, upload_id);
         let uid = upload_id.to_owned();
@@ -345,7 +386,8 @@ impl Engine {
                 let end = keys::upload_prefix_end(&uid);
                 let mut released = Vec::new();
                 loop {
-                    let batch = tx.range(Table::Parts, &keys::upload_prefix(&uid), Some(&end), 1000)?;
+                    let batch =
+                        tx.range(Table::Parts, &keys::upload_prefix(&uid), Some(&end), 1000)?;
                     if batch.is_empty() {
                         break;
                     }
@@ -379,10 +421,18 @@ impl Engine {
             .meta()
             .read(move |tx| -> Result<_, MetaError> {
                 let start = keys::part(&uid, marker.saturating_add(1));
-                tx.range(Table::Parts, &start, Some(&keys::upload_prefix_end(&uid)), max + 1)
+                tx.range(
+                    Table::Parts,
+                    &start,
+                    Some(&keys::upload_prefix_end(&uid)),
+                    max + 1,
+                )
             })
             .await?;
-        let mut parts: Vec<PartRecord> = batch.iter().map(|(_, v)| decode(v)).collect::<Result<_, _>>()?;
+        let mut parts: Vec<PartRecord> = batch
+            .iter()
+            .map(|(_, v)| decode(v))
+            .collect::<Result<_, _>>()?;
         let is_truncated = parts.len() > max;
         parts.truncate(max);
         let next_marker = parts.last().map(|p| p.number);
@@ -396,7 +446,11 @@ impl Engine {
 
     /// ListMultipartUploads: uploads in key order, then initiation order,
     /// with prefix, delimiter and markers as ListObjects has them.
-    pub async fn list_multipart_uploads(&self, bucket: &str, p: UploadListParams) -> Result<UploadListing, EngineError> {
+    pub async fn list_multipart_uploads(
+        &self,
+        bucket: &str,
+        p: UploadListParams,
+    ) -> Result<UploadListing, EngineError> {
         let b = bucket.to_owned();
         self.meta()
             .read(move |tx| -> Result<UploadListing, EngineError> {
@@ -421,7 +475,12 @@ impl Engine {
                         all.push(decode(&v)?);
                     }
                 }
-                all.sort_by(|a, b| a.key.cmp(&b.key).then(a.initiated_ms.cmp(&b.initiated_ms)).then(a.upload_id.cmp(&b.upload_id)));
+                all.sort_by(|a, b| {
+                    a.key
+                        .cmp(&b.key)
+                        .then(a.initiated_ms.cmp(&b.initiated_ms))
+                        .then(a.upload_id.cmp(&b.upload_id))
+                });
                 let mut out = UploadListing::default();
                 let delimiter = p.delimiter.as_deref().filter(|d| !d.is_empty());
                 let max = p.max_uploads.min(limits::MAX_KEYS);
@@ -479,12 +538,20 @@ fn multipart_checksum(upload: &UploadRecord, parts: &[&PartRecord]) -> Option<St
     });
     let value = match kind {
         ChecksumKind::FullObject => {
-            let with_len: Vec<(&str, u64)> = values.iter().copied().zip(parts.iter().map(|p| p.size)).collect();
+            let with_len: Vec<(&str, u64)> = values
+                .iter()
+                .copied()
+                .zip(parts.iter().map(|p| p.size))
+                .collect();
             combine_crc(algorithm, &with_len)?
         }
         ChecksumKind::Composite => composite_checksum(algorithm, &values)?,
     };
-    Some(StoredChecksum { algorithm, value, kind })
+    Some(StoredChecksum {
+        algorithm,
+        value,
+        kind,
+    })
 }
 
 /// A row a commit removes, optionally only if it still holds the value the
@@ -497,10 +564,18 @@ pub(crate) struct Consumed {
 
 impl Consumed {
     fn expect(table: Table, key: Vec<u8>, value: Vec<u8>, otherwise: fn() -> EngineError) -> Self {
-        Self { table, key, expect: Some((value, otherwise)) }
+        Self {
+            table,
+            key,
+            expect: Some((value, otherwise)),
+        }
     }
 
     fn delete(table: Table, key: Vec<u8>) -> Self {
-        Self { table, key, expect: None }
+        Self {
+            table,
+            key,
+            expect: None,
+        }
     }
 }

@@ -25,7 +25,7 @@ pub type BodyStream =
     Pin<Box<dyn Stream<Item = Result<Bytes, Box<dyn std::error::Error + Send + Sync>>> + Send>>;
 
 /// Object data as the engine serves it.
-pub type DataStream = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Send>>;
+pub type DataStream = Pin<Box<dyn Stream<Item = Result<Bytes, EngineError>> + Send + Sync>>;
 
 /// The checksum a client declared for a body.
 pub enum DeclaredChecksum {
@@ -36,7 +36,10 @@ pub enum DeclaredChecksum {
     Value(ChecksumAlgorithm, String),
     /// A value that arrives in a trailer after the body (aws-chunked). The
     /// closure is called once the body has ended.
-    Trailer(ChecksumAlgorithm, Box<dyn FnOnce() -> Option<String> + Send>),
+    Trailer(
+        ChecksumAlgorithm,
+        Box<dyn FnOnce() -> Option<String> + Send>,
+    ),
 }
 
 impl DeclaredChecksum {
@@ -191,11 +194,13 @@ impl Engine {
                 a.header_name()
             )));
         }
-        let checksum = algorithm.zip(computed).map(|(algorithm, value)| StoredChecksum {
-            algorithm,
-            value,
-            kind: ChecksumKind::FullObject,
-        });
+        let checksum = algorithm
+            .zip(computed)
+            .map(|(algorithm, value)| StoredChecksum {
+                algorithm,
+                value,
+                kind: ChecksumKind::FullObject,
+            });
         let blob = writer.finish().await?;
         Ok(Received {
             blob,
@@ -215,7 +220,11 @@ impl Engine {
     ) -> Result<ObjectRecord, EngineError> {
         let key = ObjectKey::parse(key)?;
         let existing = self.object_or_bucket(bucket, key.as_str()).await?;
-        check_write_conditions(existing.as_ref(), params.if_match.as_ref(), params.if_none_match.as_ref())?;
+        check_write_conditions(
+            existing.as_ref(),
+            params.if_match.as_ref(),
+            params.if_none_match.as_ref(),
+        )?;
         let received = self
             .receive(
                 body,
@@ -239,8 +248,14 @@ impl Engine {
             }],
             parts: Vec::new(),
         };
-        self.commit_object(bucket, key.as_str(), record, params.if_match, params.if_none_match)
-            .await
+        self.commit_object(
+            bucket,
+            key.as_str(),
+            record,
+            params.if_match,
+            params.if_none_match,
+        )
+        .await
     }
 
     /// Commits `record` as the current version of `bucket/key`, deleting the
@@ -276,8 +291,10 @@ impl Engine {
                     return Err(EngineError::NoSuchBucket);
                 }
                 let okey = keys::object(&b, &k);
-                let old: Option<ObjectRecord> =
-                    tx.get(Table::Objects, &okey)?.map(|v| decode(&v)).transpose()?;
+                let old: Option<ObjectRecord> = tx
+                    .get(Table::Objects, &okey)?
+                    .map(|v| decode(&v))
+                    .transpose()?;
                 // Checked again here: the object may have changed while the
                 // body streamed in.
                 check_write_conditions(old.as_ref(), if_match.as_ref(), if_none_match.as_ref())?;
@@ -309,7 +326,8 @@ impl Engine {
                 // Multipart blobs still belong to their upload; only a fresh
                 // blob of a single PUT or copy is ours to remove.
                 if record.parts.is_empty() {
-                    self.delete_blobs(record.blob_ids().map(str::to_owned).collect()).await;
+                    self.delete_blobs(record.blob_ids().map(str::to_owned).collect())
+                        .await;
                 }
                 Err(e)
             }
@@ -319,11 +337,17 @@ impl Engine {
     /// The current record of an object, distinguishing a missing bucket from
     /// a missing key.
     pub async fn get_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, EngineError> {
-        self.object_or_bucket(bucket, key).await?.ok_or(EngineError::NoSuchKey)
+        self.object_or_bucket(bucket, key)
+            .await?
+            .ok_or(EngineError::NoSuchKey)
     }
 
     /// `Ok(None)` when the bucket exists but the key does not.
-    async fn object_or_bucket(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, EngineError> {
+    async fn object_or_bucket(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectRecord>, EngineError> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
         self.meta()
             .read(move |tx| -> Result<_, EngineError> {
@@ -383,7 +407,11 @@ impl Engine {
     }
 
     /// DeleteObject: idempotent; NoSuchBucket only when the bucket is gone.
-    pub async fn delete_object(&self, bucket: &str, key: &str) -> Result<Option<ObjectRecord>, EngineError> {
+    pub async fn delete_object(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Option<ObjectRecord>, EngineError> {
         let (b, k) = (bucket.to_owned(), key.to_owned());
         let (old, released) = self
             .meta()
@@ -392,8 +420,10 @@ impl Engine {
                     return Err(EngineError::NoSuchBucket);
                 }
                 let okey = keys::object(&b, &k);
-                let old: Option<ObjectRecord> =
-                    tx.get(Table::Objects, &okey)?.map(|v| decode(&v)).transpose()?;
+                let old: Option<ObjectRecord> = tx
+                    .get(Table::Objects, &okey)?
+                    .map(|v| decode(&v))
+                    .transpose()?;
                 if old.is_some() {
                     tx.delete(Table::Objects, &okey)?;
                 }
@@ -420,14 +450,21 @@ impl Engine {
         let dst_key = ObjectKey::parse(dst_key)?;
         let source = self.get_object(src_bucket, src_key).await?;
         source_conditions.check(&source)?;
-        if src_bucket == dst_bucket && src_key == dst_key.as_str() && directive == MetadataDirective::Copy {
+        if src_bucket == dst_bucket
+            && src_key == dst_key.as_str()
+            && directive == MetadataDirective::Copy
+        {
             return Err(EngineError::InvalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
             ));
         }
         self.head_bucket(dst_bucket).await?;
         let existing = self.object_or_bucket(dst_bucket, dst_key.as_str()).await?;
-        check_write_conditions(existing.as_ref(), replacement.if_match.as_ref(), replacement.if_none_match.as_ref())?;
+        check_write_conditions(
+            existing.as_ref(),
+            replacement.if_match.as_ref(),
+            replacement.if_none_match.as_ref(),
+        )?;
         let algorithm = replacement
             .checksum
             .algorithm()
@@ -541,22 +578,63 @@ mod tests {
     #[test]
     fn ranges_resolve_as_rfc_7233_says() {
         let r = |b: ByteRange| b.resolve(100);
-        assert_eq!(r(ByteRange::From { first: 0, last: Some(9) }).unwrap(), 0..10);
-        assert_eq!(r(ByteRange::From { first: 90, last: None }).unwrap(), 90..100);
-        assert_eq!(r(ByteRange::From { first: 90, last: Some(1000) }).unwrap(), 90..100);
+        assert_eq!(
+            r(ByteRange::From {
+                first: 0,
+                last: Some(9)
+            })
+            .unwrap(),
+            0..10
+        );
+        assert_eq!(
+            r(ByteRange::From {
+                first: 90,
+                last: None
+            })
+            .unwrap(),
+            90..100
+        );
+        assert_eq!(
+            r(ByteRange::From {
+                first: 90,
+                last: Some(1000)
+            })
+            .unwrap(),
+            90..100
+        );
         assert_eq!(r(ByteRange::Suffix(10)).unwrap(), 90..100);
         assert_eq!(r(ByteRange::Suffix(1000)).unwrap(), 0..100);
-        assert!(matches!(r(ByteRange::From { first: 100, last: None }), Err(EngineError::InvalidRange)));
-        assert!(matches!(r(ByteRange::From { first: 5, last: Some(4) }), Err(EngineError::InvalidRange)));
-        assert!(matches!(r(ByteRange::Suffix(0)), Err(EngineError::InvalidRange)));
-        assert!(matches!(ByteRange::Suffix(5).resolve(0), Err(EngineError::InvalidRange)));
+        assert!(matches!(
+            r(ByteRange::From {
+                first: 100,
+                last: None
+            }),
+            Err(EngineError::InvalidRange)
+        ));
+        assert!(matches!(
+            r(ByteRange::From {
+                first: 5,
+                last: Some(4)
+            }),
+            Err(EngineError::InvalidRange)
+        ));
+        assert!(matches!(
+            r(ByteRange::Suffix(0)),
+            Err(EngineError::InvalidRange)
+        ));
+        assert!(matches!(
+            ByteRange::Suffix(5).resolve(0),
+            Err(EngineError::InvalidRange)
+        ));
     }
 
     #[test]
     fn content_md5_decodes_standard_base64() {
         // md5("") = d41d8cd98f00b204e9800998ecf8427e
         assert_eq!(
-            decode_md5("1B2M2Y8AsgTpgAmY7PhCfg==").map(hex::encode).as_deref(),
+            decode_md5("1B2M2Y8AsgTpgAmY7PhCfg==")
+                .map(hex::encode)
+                .as_deref(),
             Some("d41d8cd98f00b204e9800998ecf8427e")
         );
         assert_eq!(decode_md5("not base64!"), None);

@@ -21,7 +21,9 @@ struct Harness {
 
 async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
-    let meta = MetaStore::new(Arc::new(RedbBackend::open(&dir.path().join("meta.redb")).unwrap()));
+    let meta = MetaStore::new(Arc::new(
+        RedbBackend::open(&dir.path().join("meta.redb")).unwrap(),
+    ));
     let blobs = BlobStore::open(dir.path()).await.unwrap();
     let engine = Engine::open(meta, blobs, "us-east-1".into()).await.unwrap();
     let root = engine.root_principal("AKROOT");
@@ -42,14 +44,24 @@ fn body(data: &[u8]) -> BodyStream {
 
 async fn put(h: &Harness, bucket: &str, key: &str, data: &[u8]) -> ObjectRecord {
     h.engine
-        .put_object(bucket, key, PutParams::new(ObjectHeaders::default()), body(data))
+        .put_object(
+            bucket,
+            key,
+            PutParams::new(ObjectHeaders::default()),
+            body(data),
+        )
         .await
         .unwrap()
 }
 
 async fn get(h: &Harness, bucket: &str, key: &str) -> Vec<u8> {
     let rec = h.engine.get_object(bucket, key).await.unwrap();
-    let chunks: Vec<Bytes> = h.engine.read_object(&rec, 0..rec.size).try_collect().await.unwrap();
+    let chunks: Vec<Bytes> = h
+        .engine
+        .read_object(&rec, 0..rec.size)
+        .try_collect()
+        .await
+        .unwrap();
     chunks.concat()
 }
 
@@ -62,10 +74,29 @@ async fn put_get_overwrite_delete() {
     assert_eq!(get(&h, "bkt", "a/../b").await, b"hello");
     put(&h, "bkt", "a/../b", b"world!").await;
     assert_eq!(get(&h, "bkt", "a/../b").await, b"world!");
-    assert!(h.engine.delete_object("bkt", "a/../b").await.unwrap().is_some());
-    assert!(matches!(h.engine.get_object("bkt", "a/../b").await, Err(EngineError::NoSuchKey)));
-    assert!(h.engine.delete_object("bkt", "a/../b").await.unwrap().is_none(), "idempotent");
-    assert!(matches!(h.engine.get_object("nope", "k").await, Err(EngineError::NoSuchBucket)));
+    assert!(
+        h.engine
+            .delete_object("bkt", "a/../b")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(matches!(
+        h.engine.get_object("bkt", "a/../b").await,
+        Err(EngineError::NoSuchKey)
+    ));
+    assert!(
+        h.engine
+            .delete_object("bkt", "a/../b")
+            .await
+            .unwrap()
+            .is_none(),
+        "idempotent"
+    );
+    assert!(matches!(
+        h.engine.get_object("nope", "k").await,
+        Err(EngineError::NoSuchBucket)
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -74,11 +105,21 @@ async fn replaced_and_deleted_blobs_are_removed_from_disk() {
     h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
     let first = put(&h, "bkt", "k", b"one").await;
     put(&h, "bkt", "k", b"two").await;
-    let all = h.engine.blobs().list_older_than(std::time::SystemTime::now() + std::time::Duration::from_secs(60)).await.unwrap();
+    let all = h
+        .engine
+        .blobs()
+        .list_older_than(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     assert_eq!(all.len(), 1);
     assert!(!all.contains(&first.blobs[0].id));
     h.engine.delete_object("bkt", "k").await.unwrap();
-    let all = h.engine.blobs().list_older_than(std::time::SystemTime::now() + std::time::Duration::from_secs(60)).await.unwrap();
+    let all = h
+        .engine
+        .blobs()
+        .list_older_than(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
     assert!(all.is_empty());
 }
 
@@ -100,18 +141,35 @@ async fn orphaned_blobs_are_collected_and_referenced_ones_kept() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn buckets_create_conflict_and_delete_rules() {
     let h = harness().await;
-    h.engine.create_bucket(&h.root, "bkt", Some("us-east-1")).await.unwrap();
-    assert!(matches!(h.engine.create_bucket(&h.root, "bkt", None).await, Err(EngineError::BucketAlreadyOwnedByYou)));
-    assert!(matches!(h.engine.create_bucket(&h.root, "Bad_Name", None).await, Err(EngineError::InvalidBucketName(_))));
+    h.engine
+        .create_bucket(&h.root, "bkt", Some("us-east-1"))
+        .await
+        .unwrap();
     assert!(matches!(
-        h.engine.create_bucket(&h.root, "other", Some("eu-west-1")).await,
+        h.engine.create_bucket(&h.root, "bkt", None).await,
+        Err(EngineError::BucketAlreadyOwnedByYou)
+    ));
+    assert!(matches!(
+        h.engine.create_bucket(&h.root, "Bad_Name", None).await,
+        Err(EngineError::InvalidBucketName(_))
+    ));
+    assert!(matches!(
+        h.engine
+            .create_bucket(&h.root, "other", Some("eu-west-1"))
+            .await,
         Err(EngineError::InvalidLocationConstraint(_))
     ));
     put(&h, "bkt", "k", b"x").await;
-    assert!(matches!(h.engine.delete_bucket("bkt").await, Err(EngineError::BucketNotEmpty)));
+    assert!(matches!(
+        h.engine.delete_bucket("bkt").await,
+        Err(EngineError::BucketNotEmpty)
+    ));
     h.engine.delete_object("bkt", "k").await.unwrap();
     h.engine.delete_bucket("bkt").await.unwrap();
-    assert!(matches!(h.engine.delete_bucket("bkt").await, Err(EngineError::NoSuchBucket)));
+    assert!(matches!(
+        h.engine.delete_bucket("bkt").await,
+        Err(EngineError::NoSuchBucket)
+    ));
     assert!(h.engine.list_buckets(&h.root).await.unwrap().is_empty());
 }
 
@@ -121,21 +179,41 @@ async fn checksums_and_md5_are_verified_before_anything_is_stored() {
     h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
     let mut p = PutParams::new(ObjectHeaders::default());
     p.content_md5 = Some("1B2M2Y8AsgTpgAmY7PhCfg==".into()); // md5 of ""
-    let e = h.engine.put_object("bkt", "k", p, body(b"not empty")).await.unwrap_err();
+    let e = h
+        .engine
+        .put_object("bkt", "k", p, body(b"not empty"))
+        .await
+        .unwrap_err();
     assert!(matches!(e, EngineError::BadDigest(_)), "{e}");
     let mut p = PutParams::new(ObjectHeaders::default());
     p.checksum = DeclaredChecksum::Value(coffer_types::ChecksumAlgorithm::Crc32, "AAAAAA==".into());
-    assert!(matches!(h.engine.put_object("bkt", "k", p, body(b"x")).await, Err(EngineError::BadDigest(_))));
+    assert!(matches!(
+        h.engine.put_object("bkt", "k", p, body(b"x")).await,
+        Err(EngineError::BadDigest(_))
+    ));
     let mut p = PutParams::new(ObjectHeaders::default());
     p.checksum = DeclaredChecksum::Trailer(
         coffer_types::ChecksumAlgorithm::Crc32,
-        Box::new(|| Some(coffer_types::ChecksumHasher::digest_base64(coffer_types::ChecksumAlgorithm::Crc32, b"abc"))),
+        Box::new(|| {
+            Some(coffer_types::ChecksumHasher::digest_base64(
+                coffer_types::ChecksumAlgorithm::Crc32,
+                b"abc",
+            ))
+        }),
     );
-    let rec = h.engine.put_object("bkt", "k", p, body(b"abc")).await.unwrap();
+    let rec = h
+        .engine
+        .put_object("bkt", "k", p, body(b"abc"))
+        .await
+        .unwrap();
     assert_eq!(rec.checksum.unwrap().value, "NSRBwg==");
     assert!(matches!(h.engine.get_object("bkt", "k").await, Ok(_)));
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
-    assert_eq!(h.engine.blobs().list_older_than(later).await.unwrap().len(), 1, "failed puts leave no blobs");
+    assert_eq!(
+        h.engine.blobs().list_older_than(later).await.unwrap().len(),
+        1,
+        "failed puts leave no blobs"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -144,16 +222,28 @@ async fn conditional_writes() {
     h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
     let mut p = PutParams::new(ObjectHeaders::default());
     p.if_none_match = Some(EtagMatch::Any);
-    h.engine.put_object("bkt", "k", p, body(b"1")).await.unwrap();
+    h.engine
+        .put_object("bkt", "k", p, body(b"1"))
+        .await
+        .unwrap();
     let mut p = PutParams::new(ObjectHeaders::default());
     p.if_none_match = Some(EtagMatch::Any);
-    assert!(matches!(h.engine.put_object("bkt", "k", p, body(b"2")).await, Err(EngineError::PreconditionFailed)));
+    assert!(matches!(
+        h.engine.put_object("bkt", "k", p, body(b"2")).await,
+        Err(EngineError::PreconditionFailed)
+    ));
     let mut p = PutParams::new(ObjectHeaders::default());
     p.if_match = Some(EtagMatch::parse("\"nope\""));
-    assert!(matches!(h.engine.put_object("bkt", "k", p, body(b"2")).await, Err(EngineError::PreconditionFailed)));
+    assert!(matches!(
+        h.engine.put_object("bkt", "k", p, body(b"2")).await,
+        Err(EngineError::PreconditionFailed)
+    ));
     let mut p = PutParams::new(ObjectHeaders::default());
     p.if_match = Some(EtagMatch::parse("\"c4ca4238a0b923820dcc509a6f75849b\""));
-    h.engine.put_object("bkt", "k", p, body(b"2")).await.unwrap();
+    h.engine
+        .put_object("bkt", "k", p, body(b"2"))
+        .await
+        .unwrap();
     assert_eq!(get(&h, "bkt", "k").await, b"2");
 }
 
@@ -161,24 +251,88 @@ async fn conditional_writes() {
 async fn multipart_upload_complete_and_errors() {
     let h = harness().await;
     h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
-    let up = h.engine.create_multipart_upload("bkt", "big", ObjectHeaders::default(), vec![], None).await.unwrap();
+    let up = h
+        .engine
+        .create_multipart_upload("bkt", "big", ObjectHeaders::default(), vec![], None)
+        .await
+        .unwrap();
     let p1 = vec![1u8; limits::MIN_PART_SIZE as usize];
     let p2 = b"tail".to_vec();
-    let r1 = h.engine.upload_part("bkt", "big", &up.upload_id, 1, body(&p1), None, None, DeclaredChecksum::None).await.unwrap();
-    let r2 = h.engine.upload_part("bkt", "big", &up.upload_id, 2, body(&p2), None, None, DeclaredChecksum::None).await.unwrap();
-    let cp = |n, e: &str| CompletedPart { number: n, etag: e.to_owned(), checksum: None };
+    let r1 = h
+        .engine
+        .upload_part(
+            "bkt",
+            "big",
+            &up.upload_id,
+            1,
+            body(&p1),
+            None,
+            None,
+            DeclaredChecksum::None,
+        )
+        .await
+        .unwrap();
+    let r2 = h
+        .engine
+        .upload_part(
+            "bkt",
+            "big",
+            &up.upload_id,
+            2,
+            body(&p2),
+            None,
+            None,
+            DeclaredChecksum::None,
+        )
+        .await
+        .unwrap();
+    let cp = |n, e: &str| CompletedPart {
+        number: n,
+        etag: e.to_owned(),
+        checksum: None,
+    };
     assert!(matches!(
-        h.engine.complete_multipart_upload("bkt", "big", &up.upload_id, vec![cp(2, &r2.etag), cp(1, &r1.etag)], None, None).await,
+        h.engine
+            .complete_multipart_upload(
+                "bkt",
+                "big",
+                &up.upload_id,
+                vec![cp(2, &r2.etag), cp(1, &r1.etag)],
+                None,
+                None
+            )
+            .await,
         Err(EngineError::InvalidPartOrder)
     ));
     assert!(matches!(
-        h.engine.complete_multipart_upload("bkt", "big", &up.upload_id, vec![cp(1, "bogus")], None, None).await,
+        h.engine
+            .complete_multipart_upload(
+                "bkt",
+                "big",
+                &up.upload_id,
+                vec![cp(1, "bogus")],
+                None,
+                None
+            )
+            .await,
         Err(EngineError::InvalidPart)
     ));
-    let listed = h.engine.list_parts("bkt", "big", &up.upload_id, 0, 1000).await.unwrap();
+    let listed = h
+        .engine
+        .list_parts("bkt", "big", &up.upload_id, 0, 1000)
+        .await
+        .unwrap();
     assert_eq!(listed.parts.len(), 2);
-    let rec = h.engine
-        .complete_multipart_upload("bkt", "big", &up.upload_id, vec![cp(1, &r1.etag), cp(2, &r2.etag)], None, None)
+    let rec = h
+        .engine
+        .complete_multipart_upload(
+            "bkt",
+            "big",
+            &up.upload_id,
+            vec![cp(1, &r1.etag), cp(2, &r2.etag)],
+            None,
+            None,
+        )
         .await
         .unwrap();
     let m1 = coffer_types::ETag(r1.etag.clone()).md5_bytes().unwrap();
@@ -187,23 +341,96 @@ async fn multipart_upload_complete_and_errors() {
     let mut whole = p1.clone();
     whole.extend_from_slice(&p2);
     assert_eq!(get(&h, "bkt", "big").await, whole);
-    assert_eq!(Engine::part_range(&rec, 2).unwrap(), limits::MIN_PART_SIZE..limits::MIN_PART_SIZE + 4);
-    assert!(matches!(h.engine.list_parts("bkt", "big", &up.upload_id, 0, 10).await, Err(EngineError::NoSuchUpload)));
-
-    let small = h.engine.create_multipart_upload("bkt", "small", ObjectHeaders::default(), vec![], None).await.unwrap();
-    let s1 = h.engine.upload_part("bkt", "small", &small.upload_id, 1, body(b"a"), None, None, DeclaredChecksum::None).await.unwrap();
-    let s2 = h.engine.upload_part("bkt", "small", &small.upload_id, 2, body(b"b"), None, None, DeclaredChecksum::None).await.unwrap();
+    assert_eq!(
+        Engine::part_range(&rec, 2).unwrap(),
+        limits::MIN_PART_SIZE..limits::MIN_PART_SIZE + 4
+    );
     assert!(matches!(
-        h.engine.complete_multipart_upload("bkt", "small", &small.upload_id, vec![cp(1, &s1.etag), cp(2, &s2.etag)], None, None).await,
+        h.engine
+            .list_parts("bkt", "big", &up.upload_id, 0, 10)
+            .await,
+        Err(EngineError::NoSuchUpload)
+    ));
+
+    let small = h
+        .engine
+        .create_multipart_upload("bkt", "small", ObjectHeaders::default(), vec![], None)
+        .await
+        .unwrap();
+    let s1 = h
+        .engine
+        .upload_part(
+            "bkt",
+            "small",
+            &small.upload_id,
+            1,
+            body(b"a"),
+            None,
+            None,
+            DeclaredChecksum::None,
+        )
+        .await
+        .unwrap();
+    let s2 = h
+        .engine
+        .upload_part(
+            "bkt",
+            "small",
+            &small.upload_id,
+            2,
+            body(b"b"),
+            None,
+            None,
+            DeclaredChecksum::None,
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.engine
+            .complete_multipart_upload(
+                "bkt",
+                "small",
+                &small.upload_id,
+                vec![cp(1, &s1.etag), cp(2, &s2.etag)],
+                None,
+                None
+            )
+            .await,
         Err(EngineError::EntityTooSmall)
     ));
-    let uploads = h.engine.list_multipart_uploads("bkt", UploadListParams { max_uploads: 1000, ..Default::default() }).await.unwrap();
+    let uploads = h
+        .engine
+        .list_multipart_uploads(
+            "bkt",
+            UploadListParams {
+                max_uploads: 1000,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
     assert_eq!(uploads.uploads.len(), 1);
-    h.engine.abort_multipart_upload("bkt", "small", &small.upload_id).await.unwrap();
-    assert!(matches!(h.engine.abort_multipart_upload("bkt", "small", &small.upload_id).await, Err(EngineError::NoSuchUpload)));
+    h.engine
+        .abort_multipart_upload("bkt", "small", &small.upload_id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.engine
+            .abort_multipart_upload("bkt", "small", &small.upload_id)
+            .await,
+        Err(EngineError::NoSuchUpload)
+    ));
     h.engine.delete_object("bkt", "big").await.unwrap();
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
-    assert!(h.engine.blobs().list_older_than(later).await.unwrap().is_empty(), "no blob outlives its upload or object");
+    assert!(
+        h.engine
+            .blobs()
+            .list_older_than(later)
+            .await
+            .unwrap()
+            .is_empty(),
+        "no blob outlives its upload or object"
+    );
 }
 
 // ---- listing against a model ----
@@ -230,14 +457,32 @@ fn model_list(keys: &BTreeMap<String, ()>, p: &ListParams) -> (Vec<String>, Vec<
     }
     let truncated = items.len() > p.max_keys;
     items.truncate(p.max_keys);
-    let objects = items.iter().filter(|(_, cp)| !cp).map(|(k, _)| k.clone()).collect();
-    let prefixes = items.iter().filter(|(_, cp)| *cp).map(|(k, _)| k.clone()).collect();
+    let objects = items
+        .iter()
+        .filter(|(_, cp)| !cp)
+        .map(|(k, _)| k.clone())
+        .collect();
+    let prefixes = items
+        .iter()
+        .filter(|(_, cp)| *cp)
+        .map(|(k, _)| k.clone())
+        .collect();
     (objects, prefixes, truncated)
 }
 
 fn key_strategy() -> impl Strategy<Value = String> {
-    proptest::collection::vec(prop_oneof![Just("a"), Just("b"), Just("/"), Just("é"), Just("-"), Just("z")], 1..6)
-        .prop_map(|v| v.concat())
+    proptest::collection::vec(
+        prop_oneof![
+            Just("a"),
+            Just("b"),
+            Just("/"),
+            Just("é"),
+            Just("-"),
+            Just("z")
+        ],
+        1..6,
+    )
+    .prop_map(|v| v.concat())
 }
 
 proptest! {

@@ -49,9 +49,24 @@ pub static S3_ACTIONS: &[ActionRow] = &[
     row("ListObjects", "s3:ListBucket", None, Bucket),
     row("ListObjectsV2", "s3:ListBucket", None, Bucket),
     row("ListObjectVersions", "s3:ListBucketVersions", None, Bucket),
-    row("ListMultipartUploads", "s3:ListBucketMultipartUploads", None, Bucket),
-    row("GetBucketVersioning", "s3:GetBucketVersioning", None, Bucket),
-    row("PutBucketVersioning", "s3:PutBucketVersioning", None, Bucket),
+    row(
+        "ListMultipartUploads",
+        "s3:ListBucketMultipartUploads",
+        None,
+        Bucket,
+    ),
+    row(
+        "GetBucketVersioning",
+        "s3:GetBucketVersioning",
+        None,
+        Bucket,
+    ),
+    row(
+        "PutBucketVersioning",
+        "s3:PutBucketVersioning",
+        None,
+        Bucket,
+    ),
     row("GetBucketPolicy", "s3:GetBucketPolicy", None, Bucket),
     row("PutBucketPolicy", "s3:PutBucketPolicy", None, Bucket),
     row("DeleteBucketPolicy", "s3:DeleteBucketPolicy", None, Bucket),
@@ -63,36 +78,126 @@ pub static S3_ACTIONS: &[ActionRow] = &[
     row("GetBucketTagging", "s3:GetBucketTagging", None, Bucket),
     row("PutBucketTagging", "s3:PutBucketTagging", None, Bucket),
     row("DeleteBucketTagging", "s3:PutBucketTagging", None, Bucket),
-    row("GetBucketLifecycleConfiguration", "s3:GetLifecycleConfiguration", None, Bucket),
-    row("PutBucketLifecycleConfiguration", "s3:PutLifecycleConfiguration", None, Bucket),
-    row("DeleteBucketLifecycle", "s3:PutLifecycleConfiguration", None, Bucket),
+    row(
+        "GetBucketLifecycleConfiguration",
+        "s3:GetLifecycleConfiguration",
+        None,
+        Bucket,
+    ),
+    row(
+        "PutBucketLifecycleConfiguration",
+        "s3:PutLifecycleConfiguration",
+        None,
+        Bucket,
+    ),
+    row(
+        "DeleteBucketLifecycle",
+        "s3:PutLifecycleConfiguration",
+        None,
+        Bucket,
+    ),
     row("GetBucketWebsite", "s3:GetBucketWebsite", None, Bucket),
     row("PutBucketWebsite", "s3:PutBucketWebsite", None, Bucket),
-    row("DeleteBucketWebsite", "s3:DeleteBucketWebsite", None, Bucket),
-    row("GetBucketOwnershipControls", "s3:GetBucketOwnershipControls", None, Bucket),
-    row("GetPublicAccessBlock", "s3:GetBucketPublicAccessBlock", None, Bucket),
-    row("GetBucketEncryption", "s3:GetEncryptionConfiguration", None, Bucket),
+    row(
+        "DeleteBucketWebsite",
+        "s3:DeleteBucketWebsite",
+        None,
+        Bucket,
+    ),
+    row(
+        "GetBucketOwnershipControls",
+        "s3:GetBucketOwnershipControls",
+        None,
+        Bucket,
+    ),
+    row(
+        "GetPublicAccessBlock",
+        "s3:GetBucketPublicAccessBlock",
+        None,
+        Bucket,
+    ),
+    row(
+        "GetBucketEncryption",
+        "s3:GetEncryptionConfiguration",
+        None,
+        Bucket,
+    ),
     row("GetBucketLogging", "s3:GetBucketLogging", None, Bucket),
-    row("GetBucketRequestPayment", "s3:GetBucketRequestPayment", None, Bucket),
-    row("GetObject", "s3:GetObject", Some("s3:GetObjectVersion"), Object),
-    row("HeadObject", "s3:GetObject", Some("s3:GetObjectVersion"), Object),
-    row("GetObjectAttributes", "s3:GetObject", Some("s3:GetObjectVersion"), Object),
+    row(
+        "GetBucketRequestPayment",
+        "s3:GetBucketRequestPayment",
+        None,
+        Bucket,
+    ),
+    row(
+        "GetObject",
+        "s3:GetObject",
+        Some("s3:GetObjectVersion"),
+        Object,
+    ),
+    row(
+        "HeadObject",
+        "s3:GetObject",
+        Some("s3:GetObjectVersion"),
+        Object,
+    ),
+    row(
+        "GetObjectAttributes",
+        "s3:GetObject",
+        Some("s3:GetObjectVersion"),
+        Object,
+    ),
     row("PutObject", "s3:PutObject", None, Object),
     row("CopyObject", "s3:PutObject", None, Object),
-    row("DeleteObject", "s3:DeleteObject", Some("s3:DeleteObjectVersion"), Object),
+    row(
+        "DeleteObject",
+        "s3:DeleteObject",
+        Some("s3:DeleteObjectVersion"),
+        Object,
+    ),
     // DeleteObjects is authorized per key as s3:DeleteObject; the request
     // itself is checked against the bucket.
     row("DeleteObjects", "s3:DeleteObject", None, Bucket),
-    row("GetObjectAcl", "s3:GetObjectAcl", Some("s3:GetObjectVersionAcl"), Object),
-    row("PutObjectAcl", "s3:PutObjectAcl", Some("s3:PutObjectVersionAcl"), Object),
-    row("GetObjectTagging", "s3:GetObjectTagging", Some("s3:GetObjectVersionTagging"), Object),
-    row("PutObjectTagging", "s3:PutObjectTagging", Some("s3:PutObjectVersionTagging"), Object),
-    row("DeleteObjectTagging", "s3:DeleteObjectTagging", Some("s3:DeleteObjectVersionTagging"), Object),
+    row(
+        "GetObjectAcl",
+        "s3:GetObjectAcl",
+        Some("s3:GetObjectVersionAcl"),
+        Object,
+    ),
+    row(
+        "PutObjectAcl",
+        "s3:PutObjectAcl",
+        Some("s3:PutObjectVersionAcl"),
+        Object,
+    ),
+    row(
+        "GetObjectTagging",
+        "s3:GetObjectTagging",
+        Some("s3:GetObjectVersionTagging"),
+        Object,
+    ),
+    row(
+        "PutObjectTagging",
+        "s3:PutObjectTagging",
+        Some("s3:PutObjectVersionTagging"),
+        Object,
+    ),
+    row(
+        "DeleteObjectTagging",
+        "s3:DeleteObjectTagging",
+        Some("s3:DeleteObjectVersionTagging"),
+        Object,
+    ),
     row("CreateMultipartUpload", "s3:PutObject", None, Object),
     row("UploadPart", "s3:PutObject", None, Object),
     row("UploadPartCopy", "s3:PutObject", None, Object),
     row("CompleteMultipartUpload", "s3:PutObject", None, Object),
-    row("AbortMultipartUpload", "s3:AbortMultipartUpload", None, Object),
+    row(
+        "AbortMultipartUpload",
+        "s3:AbortMultipartUpload",
+        None,
+        Object,
+    ),
     row("ListParts", "s3:ListMultipartUploadParts", None, Object),
 ];
 
@@ -137,7 +242,12 @@ mod tests {
             ("ListBuckets", false, "s3:ListAllMyBuckets", Service),
             ("HeadBucket", false, "s3:ListBucket", Bucket),
             ("DeleteObject", true, "s3:DeleteObjectVersion", Object),
-            ("ListMultipartUploads", false, "s3:ListBucketMultipartUploads", Bucket),
+            (
+                "ListMultipartUploads",
+                false,
+                "s3:ListBucketMultipartUploads",
+                Bucket,
+            ),
             ("ListParts", false, "s3:ListMultipartUploadParts", Object),
         ];
         for (op, versioned, action, kind) in cases {
@@ -160,6 +270,9 @@ mod tests {
     fn resource_arns() {
         assert_eq!(resource_arn(Service, Some("b"), None), "*");
         assert_eq!(resource_arn(Bucket, Some("b"), Some("k")), "arn:aws:s3:::b");
-        assert_eq!(resource_arn(Object, Some("b"), Some("a/b")), "arn:aws:s3:::b/a/b");
+        assert_eq!(
+            resource_arn(Object, Some("b"), Some("a/b")),
+            "arn:aws:s3:::b/a/b"
+        );
     }
 }

@@ -91,11 +91,21 @@ mod tests {
             resource_owner: Some(AccountId("111111111111".into())),
         };
         assert_eq!(
-            authorize(&root("111111111111"), "s3:GetObject", "arn:aws:s3:::b/k", &own),
+            authorize(
+                &root("111111111111"),
+                "s3:GetObject",
+                "arn:aws:s3:::b/k",
+                &own
+            ),
             Decision::Allow
         );
         assert_eq!(
-            authorize(&root("222222222222"), "s3:GetObject", "arn:aws:s3:::b/k", &own),
+            authorize(
+                &root("222222222222"),
+                "s3:GetObject",
+                "arn:aws:s3:::b/k",
+                &own
+            ),
             Decision::ImplicitDeny
         );
     }

@@ -45,7 +45,15 @@ fn backend(e: impl Into<redb::Error>) -> MetaError {
 }
 
 fn collect<'a>(
-    iter: impl Iterator<Item = Result<(redb::AccessGuard<'a, &'static [u8]>, redb::AccessGuard<'a, &'static [u8]>), redb::StorageError>>,
+    iter: impl Iterator<
+        Item = Result<
+            (
+                redb::AccessGuard<'a, &'static [u8]>,
+                redb::AccessGuard<'a, &'static [u8]>,
+            ),
+            redb::StorageError,
+        >,
+    >,
     limit: usize,
 ) -> Result<KvPairs, MetaError> {
     let mut out = Vec::new();

@@ -215,7 +215,6 @@ impl ObjectHasher {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -235,11 +234,19 @@ mod tests {
 
     #[test]
     fn combined_crcs_equal_the_crc_of_the_whole() {
-        for a in [ChecksumAlgorithm::Crc32, ChecksumAlgorithm::Crc32c, ChecksumAlgorithm::Crc64Nvme] {
+        for a in [
+            ChecksumAlgorithm::Crc32,
+            ChecksumAlgorithm::Crc32c,
+            ChecksumAlgorithm::Crc64Nvme,
+        ] {
             let p1 = ChecksumHasher::digest_base64(a, b"hello ");
             let p2 = ChecksumHasher::digest_base64(a, b"wide world");
             let whole = ChecksumHasher::digest_base64(a, b"hello wide world");
-            assert_eq!(combine_crc(a, &[(&p1, 6), (&p2, 10)]).as_deref(), Some(whole.as_str()), "{a:?}");
+            assert_eq!(
+                combine_crc(a, &[(&p1, 6), (&p2, 10)]).as_deref(),
+                Some(whole.as_str()),
+                "{a:?}"
+            );
         }
         assert_eq!(combine_crc(ChecksumAlgorithm::Sha256, &[]), None);
     }
@@ -250,8 +257,14 @@ mod tests {
         let p2 = ChecksumHasher::digest_base64(ChecksumAlgorithm::Sha256, b"b");
         let mut raw = B64.decode(&p1).unwrap();
         raw.extend(B64.decode(&p2).unwrap());
-        let expected = format!("{}-2", ChecksumHasher::digest_base64(ChecksumAlgorithm::Sha256, &raw));
-        assert_eq!(composite_checksum(ChecksumAlgorithm::Sha256, &[&p1, &p2]), Some(expected));
+        let expected = format!(
+            "{}-2",
+            ChecksumHasher::digest_base64(ChecksumAlgorithm::Sha256, &raw)
+        );
+        assert_eq!(
+            composite_checksum(ChecksumAlgorithm::Sha256, &[&p1, &p2]),
+            Some(expected)
+        );
     }
 
     #[test]

@@ -1,0 +1,98 @@
+//! The one place engine errors become S3 errors (code, status, message).
+
+use coffer_engine::EngineError;
+use http::StatusCode;
+use s3s::{S3Error, S3ErrorCode};
+
+pub(crate) fn to_s3_error(e: EngineError) -> S3Error {
+    use S3ErrorCode as C;
+    let (code, status) = match &e {
+        EngineError::AccessDenied(_) => (C::AccessDenied, None),
+        EngineError::NoSuchBucket => (C::NoSuchBucket, None),
+        EngineError::NoSuchKey => (C::NoSuchKey, None),
+        EngineError::NoSuchUpload => (C::NoSuchUpload, None),
+        EngineError::BucketAlreadyOwnedByYou => (C::BucketAlreadyOwnedByYou, None),
+        EngineError::BucketAlreadyExists => (C::BucketAlreadyExists, None),
+        EngineError::BucketNotEmpty => (C::BucketNotEmpty, None),
+        EngineError::InvalidBucketName(_) => (C::InvalidBucketName, None),
+        EngineError::KeyTooLong => (C::KeyTooLongError, None),
+        EngineError::InvalidArgument(_) => (C::InvalidArgument, None),
+        EngineError::InvalidLocationConstraint(_) => (C::InvalidLocationConstraint, None),
+        EngineError::InvalidRequest(_) => (C::InvalidRequest, None),
+        EngineError::MalformedXml(_) => (C::MalformedXML, None),
+        EngineError::BadDigest(_) => (C::BadDigest, None),
+        EngineError::InvalidDigest => (C::InvalidDigest, None),
+        EngineError::EntityTooLarge => (C::EntityTooLarge, None),
+        EngineError::EntityTooSmall => (C::EntityTooSmall, None),
+        EngineError::IncompleteBody => (C::IncompleteBody, None),
+        EngineError::InvalidPart => (C::InvalidPart, None),
+        EngineError::InvalidPartOrder => (C::InvalidPartOrder, None),
+        EngineError::PreconditionFailed => (C::PreconditionFailed, None),
+        EngineError::NotModified => (C::NotModified, None),
+        EngineError::InvalidRange => (C::InvalidRange, None),
+        EngineError::InvalidPartNumber => (
+            C::Custom("InvalidPartNumber".into()),
+            Some(StatusCode::RANGE_NOT_SATISFIABLE),
+        ),
+        EngineError::NoSpace => (
+            C::Custom("InsufficientStorage".into()),
+            Some(StatusCode::INSUFFICIENT_STORAGE),
+        ),
+        EngineError::Body(_) => return body_error(e),
+        EngineError::Corrupt(m) => {
+            tracing::error!(detail = %m, "refusing to serve corrupt data");
+            (C::InternalError, None)
+        }
+        EngineError::Internal(m) => {
+            tracing::error!(detail = %m, "internal error");
+            (C::InternalError, None)
+        }
+    };
+    let message = match &e {
+        EngineError::Corrupt(_) | EngineError::Internal(_) => {
+            "We encountered an internal error. Please try again.".to_owned()
+        }
+        other => other.to_string(),
+    };
+    let mut err = S3Error::with_message(code, message);
+    if let Some(s) = status {
+        err.set_status_code(s);
+    }
+    err
+}
+
+/// A failure while reading the request body: s3s's own errors (signature
+/// or hash mismatches in the framing) pass through with their meaning;
+/// anything else means the client did not send what it announced.
+fn body_error(e: EngineError) -> S3Error {
+    let EngineError::Body(inner) = e else {
+        return S3Error::new(S3ErrorCode::InternalError);
+    };
+    let inner = match inner.downcast::<S3Error>() {
+        Ok(s3) => return *s3,
+        Err(other) => other,
+    };
+    let text = inner.to_string();
+    if text.contains("Sha256Mismatch") {
+        let mut err = S3Error::with_message(
+            S3ErrorCode::Custom("XAmzContentSHA256Mismatch".into()),
+            "The provided 'x-amz-content-sha256' header does not match what was computed.",
+        );
+        err.set_status_code(StatusCode::BAD_REQUEST);
+        return err;
+    }
+    if text.contains("SignatureMismatch") {
+        return S3Error::with_message(
+            S3ErrorCode::SignatureDoesNotMatch,
+            "The request signature we calculated does not match the signature you provided.",
+        );
+    }
+    if text.contains("FormatError") || text.contains("TooLarge") || text.contains("TooMany") {
+        return S3Error::with_message(S3ErrorCode::InvalidRequest, "Malformed aws-chunked body");
+    }
+    tracing::debug!(error = %text, "request body ended early");
+    S3Error::with_message(
+        S3ErrorCode::IncompleteBody,
+        "You did not provide the number of bytes specified by the Content-Length HTTP header.",
+    )
+}

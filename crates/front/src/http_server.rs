@@ -1,0 +1,185 @@
+//! Accepting connections and wrapping every request: request id, error
+//! bodies that carry it, and one access-log line.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use coffer_engine::Engine;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use s3s::Body;
+use tokio::net::TcpListener;
+
+use crate::RootCredentials;
+use crate::access::PrincipalSlot;
+
+/// Error bodies are a few hundred bytes; anything larger is passed through
+/// untouched rather than buffered.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+pub struct ServeOptions {
+    pub engine: Engine,
+    pub root: RootCredentials,
+    /// Enables virtual-hosted-style addressing under this domain.
+    pub domain: Option<String>,
+    /// How long in-flight requests may take to finish after shutdown starts.
+    pub shutdown_grace: Duration,
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets
+/// in-flight requests finish for at most `shutdown_grace`.
+pub async fn serve(
+    listener: TcpListener,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()>,
+) -> Result<(), String> {
+    let s3 = crate::s3_service(options.engine, options.root, options.domain.as_deref())?;
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let (stream, peer) = match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs
+                // hold small responses back by ~40 ms.
+                let _ = stream.set_nodelay(true);
+                let s3 = s3.clone();
+                let svc = hyper::service::service_fn(move |req| handle(s3.clone(), req, peer));
+                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
+                let conn = graceful.watch(conn);
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!("shutting down: waiting for in-flight requests");
+    tokio::select! {
+        () = graceful.shutdown() => tracing::info!("all connections closed"),
+        () = tokio::time::sleep(options.shutdown_grace) => {
+            tracing::warn!("in-flight requests did not finish in time; closing");
+        }
+    }
+    Ok(())
+}
+
+fn new_request_id() -> String {
+    hex::encode_upper(rand::random::<[u8; 8]>())
+}
+
+async fn handle(
+    s3: s3s::service::S3Service,
+    req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Result<Response<Body>, std::convert::Infallible> {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let slot = PrincipalSlot::default();
+
+    let mut response = if req.uri().path() == "/-/health" {
+        Response::new(Body::from(Bytes::from_static(b"ok\n")))
+    } else {
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(slot.clone());
+        let req = Request::from_parts(parts, Body::from(body));
+        match s3.call(req).await {
+            Ok(r) => r,
+            Err(e) => {
+                let e: s3s::StdError = e.into();
+                tracing::error!(error = %e, "request failed outside the S3 layer");
+                let mut r = Response::new(Body::empty());
+                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                r
+            }
+        }
+    };
+    if response.status().is_client_error() || response.status().is_server_error() {
+        response = with_request_id_in_body(response, &request_id).await;
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-amz-request-id", v.clone());
+        response.headers_mut().insert("x-amz-id-2", v);
+    }
+    let principal = slot
+        .0
+        .lock()
+        .ok()
+        .and_then(|g| g.clone())
+        .unwrap_or_else(|| "-".to_owned());
+    let bytes = response
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_owned();
+    tracing::info!(
+        target: "coffer::access",
+        %method,
+        path = %path,
+        status = response.status().as_u16(),
+        bytes = %bytes,
+        duration_ms = started.elapsed().as_secs_f64() * 1000.0,
+        request_id = %request_id,
+        principal = %principal,
+        peer = %peer,
+        "request"
+    );
+    Ok(response)
+}
+
+/// S3 error bodies carry the request id; s3s leaves it out, so it is added
+/// here for every error, including those s3s raises itself.
+async fn with_request_id_in_body(response: Response<Body>, request_id: &str) -> Response<Body> {
+    let is_xml = response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/xml"));
+    let small = http_body::Body::size_hint(response.body())
+        .upper()
+        .is_some_and(|n| n <= MAX_ERROR_BODY as u64);
+    if !is_xml || !small {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(collected) = body.collect().await else {
+        return Response::from_parts(parts, Body::empty());
+    };
+    let bytes = collected.to_bytes();
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    let new = match text.rfind("</Error>") {
+        Some(i) if !text.contains("<RequestId>") => {
+            format!(
+                "{}<RequestId>{request_id}</RequestId>{}",
+                &text[..i],
+                &text[i..]
+            )
+        }
+        _ => text.to_owned(),
+    };
+    parts
+        .headers
+        .insert(http::header::CONTENT_LENGTH, HeaderValue::from(new.len()));
+    Response::from_parts(parts, Body::from(new))
+}

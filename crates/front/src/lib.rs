@@ -1,0 +1,52 @@
+//! All of Coffer's HTTP: accepting connections, request ids and the access
+//! log, and the S3 protocol (through s3s, whose types stay inside this
+//! crate).
+//!
+//! ```text
+//! TCP -> hyper -> [request id, log] -> s3s: authenticate (SigV4/SigV2)
+//!     -> access: Engine::authorize(principal, operation, bucket, key)
+//!     -> S3 operation (s3 module) -> Engine -> response / S3 XML error
+//! ```
+
+mod access;
+mod errors;
+mod http_server;
+mod s3;
+
+pub use http_server::{ServeOptions, serve};
+
+use coffer_engine::Engine;
+use s3s::service::S3ServiceBuilder;
+
+/// The root user's long-term credentials.
+#[derive(Clone)]
+pub struct RootCredentials {
+    pub access_key: String,
+    pub secret_key: String,
+}
+
+impl std::fmt::Debug for RootCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RootCredentials")
+            .field("access_key", &self.access_key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds the S3 service: s3s with our authentication, access check and
+/// operations.
+pub(crate) fn s3_service(
+    engine: Engine,
+    root: RootCredentials,
+    domain: Option<&str>,
+) -> Result<s3s::service::S3Service, String> {
+    let mut b = S3ServiceBuilder::new(s3::CofferS3::new(engine.clone()));
+    b.set_auth(access::Auth { root: root.clone() });
+    b.set_access(access::Access { engine, root });
+    if let Some(d) = domain {
+        b.set_host(
+            s3s::host::SingleDomain::new(d).map_err(|e| format!("invalid --domain {d}: {e}"))?,
+        );
+    }
+    Ok(b.build())
+}

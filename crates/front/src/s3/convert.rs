@@ -1,0 +1,276 @@
+//! Conversions between s3s's DTOs and the engine's plain values.
+
+use std::collections::HashMap;
+
+use coffer_engine::{
+    ChecksumKind, DeclaredChecksum, Engine, EtagMatch, ObjectHeaders, ObjectRecord, StoredChecksum,
+};
+use coffer_types::{ChecksumAlgorithm as Algo, Principal};
+use s3s::dto::{self, ETag, ETagCondition, Owner, Timestamp};
+use s3s::{S3Error, S3ErrorCode, S3Request, TrailingHeaders};
+use time::OffsetDateTime;
+
+pub fn ts(ms: i64) -> Timestamp {
+    let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    Timestamp::from(t)
+}
+
+pub fn ms_of(t: &Timestamp) -> i64 {
+    let t: OffsetDateTime = t.clone().into();
+    i64::try_from(t.unix_timestamp_nanos() / 1_000_000).unwrap_or(0)
+}
+
+pub fn etag(e: &str) -> ETag {
+    ETag::Strong(e.to_owned())
+}
+
+pub fn etag_match(c: &ETagCondition) -> EtagMatch {
+    match c {
+        ETagCondition::Any => EtagMatch::Any,
+        ETagCondition::ETag(e) => EtagMatch::Tags(vec![e.value().to_owned()]),
+    }
+}
+
+/// If-Match / If-None-Match as sent, which may list several tags; s3s parses
+/// only one, so the raw header is preferred when present.
+pub fn etag_match_header<T>(
+    req: &S3Request<T>,
+    name: &str,
+    parsed: Option<&ETagCondition>,
+) -> Option<EtagMatch> {
+    match req.headers.get(name).and_then(|v| v.to_str().ok()) {
+        Some(raw) => Some(EtagMatch::parse(raw)),
+        None => parsed.map(etag_match),
+    }
+}
+
+pub fn owner(engine: &Engine) -> Owner {
+    let a = engine.root_account();
+    Owner {
+        display_name: Some(a.name.clone()),
+        id: Some(a.canonical_id.clone()),
+    }
+}
+
+pub fn principal<T>(req: &S3Request<T>) -> Principal {
+    req.extensions
+        .get::<Principal>()
+        .cloned()
+        .unwrap_or_else(Principal::anonymous)
+}
+
+pub fn object_headers(
+    content_type: Option<String>,
+    cache_control: Option<String>,
+    content_disposition: Option<String>,
+    content_encoding: Option<String>,
+    content_language: Option<String>,
+    expires: Option<&Timestamp>,
+) -> ObjectHeaders {
+    ObjectHeaders {
+        content_type,
+        cache_control,
+        content_disposition,
+        // aws-chunked is transfer framing, not a property of the object.
+        content_encoding: content_encoding.and_then(|e| {
+            let rest: Vec<&str> = e
+                .split(',')
+                .map(str::trim)
+                .filter(|p| !p.eq_ignore_ascii_case("aws-chunked") && !p.is_empty())
+                .collect();
+            (!rest.is_empty()).then(|| rest.join(","))
+        }),
+        content_language,
+        expires_ms: expires.map(ms_of),
+    }
+}
+
+pub fn user_metadata(m: Option<dto::Metadata>) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = m
+        .unwrap_or_default()
+        .into_iter()
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn metadata_map(v: &[(String, String)]) -> Option<dto::Metadata> {
+    if v.is_empty() {
+        return None;
+    }
+    Some(v.iter().cloned().collect::<HashMap<_, _>>())
+}
+
+pub fn algorithm_of(a: &dto::ChecksumAlgorithm) -> Result<Algo, S3Error> {
+    Algo::parse(a.as_str()).ok_or_else(|| {
+        S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            format!("Checksum algorithm {} is not supported", a.as_str()),
+        )
+    })
+}
+
+pub fn dto_algorithm(a: Algo) -> dto::ChecksumAlgorithm {
+    dto::ChecksumAlgorithm::from(a.as_str().to_owned())
+}
+
+pub fn checksum_type(k: ChecksumKind) -> dto::ChecksumType {
+    dto::ChecksumType::from(
+        match k {
+            ChecksumKind::FullObject => "FULL_OBJECT",
+            ChecksumKind::Composite => "COMPOSITE",
+        }
+        .to_owned(),
+    )
+}
+
+/// The checksum a client declared for a body: a value in a header, a value
+/// promised in a trailer, or only an algorithm.
+pub fn declared_checksum<T>(
+    req: &S3Request<T>,
+    values: [(Algo, Option<&String>); 5],
+    algorithm: Option<&dto::ChecksumAlgorithm>,
+) -> Result<DeclaredChecksum, S3Error> {
+    let given: Vec<(Algo, &String)> = values
+        .iter()
+        .filter_map(|(a, v)| v.map(|v| (*a, v)))
+        .collect();
+    if given.len() > 1 {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "Expecting a single x-amz-checksum- header. Multiple checksum Types are not allowed.",
+        ));
+    }
+    if let Some((a, v)) = given.first() {
+        return Ok(DeclaredChecksum::Value(*a, (*v).clone()));
+    }
+    if let Some(trailer) = req
+        .headers
+        .get("x-amz-trailer")
+        .and_then(|v| v.to_str().ok())
+    {
+        let name = trailer.trim().to_ascii_lowercase();
+        if let Some(a) = Algo::ALL.into_iter().find(|a| a.header_name() == name) {
+            let handle: Option<TrailingHeaders> = req.trailing_headers.clone();
+            return Ok(DeclaredChecksum::Trailer(
+                a,
+                Box::new(move || {
+                    handle.and_then(|h| {
+                        h.read(|m| {
+                            m.get(a.header_name())
+                                .and_then(|v| v.to_str().ok())
+                                .map(str::to_owned)
+                        })
+                        .flatten()
+                    })
+                }),
+            ));
+        }
+    }
+    match algorithm {
+        Some(a) => Ok(DeclaredChecksum::Algorithm(algorithm_of(a)?)),
+        None => Ok(DeclaredChecksum::None),
+    }
+}
+
+/// Checksum fields of a response, by algorithm.
+#[derive(Default)]
+pub struct ChecksumFields {
+    pub crc32: Option<String>,
+    pub crc32c: Option<String>,
+    pub crc64nvme: Option<String>,
+    pub sha1: Option<String>,
+    pub sha256: Option<String>,
+    pub kind: Option<dto::ChecksumType>,
+}
+
+pub fn checksum_fields(c: Option<&StoredChecksum>) -> ChecksumFields {
+    let mut f = ChecksumFields::default();
+    if let Some(c) = c {
+        let v = Some(c.value.clone());
+        match c.algorithm {
+            Algo::Crc32 => f.crc32 = v,
+            Algo::Crc32c => f.crc32c = v,
+            Algo::Crc64Nvme => f.crc64nvme = v,
+            Algo::Sha1 => f.sha1 = v,
+            Algo::Sha256 => f.sha256 = v,
+        }
+        f.kind = Some(checksum_type(c.kind));
+    }
+    f
+}
+
+pub fn part_checksum_fields(algorithm: Option<Algo>, value: Option<&String>) -> ChecksumFields {
+    checksum_fields(
+        algorithm
+            .zip(value)
+            .map(|(algorithm, value)| StoredChecksum {
+                algorithm,
+                value: value.clone(),
+                kind: ChecksumKind::FullObject,
+            })
+            .as_ref(),
+    )
+}
+
+pub fn storage_class() -> dto::ObjectStorageClass {
+    dto::ObjectStorageClass::from_static(dto::ObjectStorageClass::STANDARD)
+}
+
+/// `encoding-type=url`: S3 percent-encodes keys and prefixes in listings.
+pub const KEY_ENCODE_SET: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~')
+    .remove(b'/');
+
+pub fn maybe_encode(s: &str, url: bool) -> String {
+    if url {
+        percent_encoding::utf8_percent_encode(s, KEY_ENCODE_SET).to_string()
+    } else {
+        s.to_owned()
+    }
+}
+
+pub fn wants_url_encoding(e: Option<&dto::EncodingType>) -> Result<bool, S3Error> {
+    match e.map(dto::EncodingType::as_str) {
+        None => Ok(false),
+        Some("url") => Ok(true),
+        Some(_) => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Invalid Encoding Method specified in Request",
+        )),
+    }
+}
+
+/// `max-keys`: default and cap 1000; negative is an error.
+pub fn max_keys(v: Option<i32>) -> Result<usize, S3Error> {
+    match v {
+        None => Ok(1000),
+        Some(n) if n < 0 => Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Argument max-keys must be an integer between 0 and 2147483647",
+        )),
+        Some(n) => Ok(usize::try_from(n).unwrap_or(1000).min(1000)),
+    }
+}
+
+pub fn object_entry(key: String, o: &ObjectRecord, owner: Option<Owner>, url: bool) -> dto::Object {
+    dto::Object {
+        checksum_algorithm: o
+            .checksum
+            .as_ref()
+            .map(|c| vec![dto_algorithm(c.algorithm)]),
+        checksum_type: o.checksum.as_ref().map(|c| checksum_type(c.kind)),
+        e_tag: Some(etag(&o.etag)),
+        key: Some(maybe_encode(&key, url)),
+        last_modified: Some(ts(o.last_modified_ms)),
+        owner,
+        restore_status: None,
+        size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
+        storage_class: Some(storage_class()),
+    }
+}

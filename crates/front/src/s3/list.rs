@@ -1,0 +1,193 @@
+//! ListObjects, ListObjectsV2 and ListObjectVersions over one engine call.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
+use coffer_engine::{Engine, ListParams};
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::convert::*;
+use crate::errors::to_s3_error;
+
+fn common_prefixes(list: Vec<String>, url: bool) -> Vec<CommonPrefix> {
+    list.into_iter()
+        .map(|p| CommonPrefix {
+            prefix: Some(maybe_encode(&p, url)),
+        })
+        .collect()
+}
+
+pub async fn list_objects(
+    engine: &Engine,
+    req: S3Request<ListObjectsInput>,
+) -> S3Result<S3Response<ListObjectsOutput>> {
+    let i = req.input;
+    let url = wants_url_encoding(i.encoding_type.as_ref())?;
+    let max_keys = max_keys(i.max_keys)?;
+    let page = engine
+        .list_objects(
+            &i.bucket,
+            ListParams {
+                prefix: i.prefix.clone().unwrap_or_default(),
+                delimiter: i.delimiter.clone(),
+                marker: i.marker.clone(),
+                max_keys,
+            },
+        )
+        .await
+        .map_err(to_s3_error)?;
+    let owner = Some(owner(engine));
+    let has_delimiter = i.delimiter.as_deref().is_some_and(|d| !d.is_empty());
+    Ok(S3Response::new(ListObjectsOutput {
+        name: Some(i.bucket),
+        prefix: Some(maybe_encode(i.prefix.as_deref().unwrap_or(""), url)),
+        marker: Some(maybe_encode(i.marker.as_deref().unwrap_or(""), url)),
+        max_keys: Some(i32::try_from(max_keys).unwrap_or(1000)),
+        is_truncated: Some(page.is_truncated),
+        // AWS returns NextMarker only when a delimiter was given; clients
+        // use the last key otherwise.
+        next_marker: (page.is_truncated && has_delimiter)
+            .then(|| page.next_marker.as_deref().map(|m| maybe_encode(m, url)))
+            .flatten(),
+        contents: Some(
+            page.objects
+                .into_iter()
+                .map(|(k, o)| object_entry(k, &o, owner.clone(), url))
+                .collect(),
+        ),
+        common_prefixes: Some(common_prefixes(page.common_prefixes, url)),
+        delimiter: i.delimiter.map(|d| maybe_encode(&d, url)),
+        encoding_type: i.encoding_type,
+        request_charged: None,
+    }))
+}
+
+fn decode_token(t: &str) -> S3Result<String> {
+    TOKEN
+        .decode(t)
+        .ok()
+        .and_then(|b| String::from_utf8(b).ok())
+        .ok_or_else(|| {
+            S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "The continuation token provided is incorrect",
+            )
+        })
+}
+
+pub async fn list_objects_v2(
+    engine: &Engine,
+    req: S3Request<ListObjectsV2Input>,
+) -> S3Result<S3Response<ListObjectsV2Output>> {
+    let i = req.input;
+    let url = wants_url_encoding(i.encoding_type.as_ref())?;
+    let max_keys = max_keys(i.max_keys)?;
+    let marker = match (&i.continuation_token, &i.start_after) {
+        (Some(t), _) => Some(decode_token(t)?),
+        (None, Some(s)) => Some(s.clone()),
+        (None, None) => None,
+    };
+    let page = engine
+        .list_objects(
+            &i.bucket,
+            ListParams {
+                prefix: i.prefix.clone().unwrap_or_default(),
+                delimiter: i.delimiter.clone(),
+                marker,
+                max_keys,
+            },
+        )
+        .await
+        .map_err(to_s3_error)?;
+    let owner = i.fetch_owner.unwrap_or(false).then(|| owner(engine));
+    let key_count = page.objects.len() + page.common_prefixes.len();
+    Ok(S3Response::new(ListObjectsV2Output {
+        name: Some(i.bucket),
+        prefix: Some(maybe_encode(i.prefix.as_deref().unwrap_or(""), url)),
+        max_keys: Some(i32::try_from(max_keys).unwrap_or(1000)),
+        key_count: Some(i32::try_from(key_count).unwrap_or(i32::MAX)),
+        continuation_token: i.continuation_token,
+        is_truncated: Some(page.is_truncated),
+        next_continuation_token: page
+            .is_truncated
+            .then(|| page.next_marker.map(|m| TOKEN.encode(m)))
+            .flatten(),
+        contents: Some(
+            page.objects
+                .into_iter()
+                .map(|(k, o)| object_entry(k, &o, owner.clone(), url))
+                .collect(),
+        ),
+        common_prefixes: Some(common_prefixes(page.common_prefixes, url)),
+        delimiter: i.delimiter.map(|d| maybe_encode(&d, url)),
+        encoding_type: i.encoding_type,
+        start_after: i.start_after.map(|s| maybe_encode(&s, url)),
+        request_charged: None,
+    }))
+}
+
+/// Until versioning can be enabled, every object has exactly one version,
+/// `null`, and it is the latest.
+pub async fn list_object_versions(
+    engine: &Engine,
+    req: S3Request<ListObjectVersionsInput>,
+) -> S3Result<S3Response<ListObjectVersionsOutput>> {
+    let i = req.input;
+    let url = wants_url_encoding(i.encoding_type.as_ref())?;
+    let max_keys = max_keys(i.max_keys)?;
+    let page = engine
+        .list_objects(
+            &i.bucket,
+            ListParams {
+                prefix: i.prefix.clone().unwrap_or_default(),
+                delimiter: i.delimiter.clone(),
+                marker: i.key_marker.clone(),
+                max_keys,
+            },
+        )
+        .await
+        .map_err(to_s3_error)?;
+    let owner = Some(owner(engine));
+    let versions = page
+        .objects
+        .into_iter()
+        .map(|(k, o)| ObjectVersion {
+            checksum_algorithm: o
+                .checksum
+                .as_ref()
+                .map(|c| vec![dto_algorithm(c.algorithm)]),
+            checksum_type: o.checksum.as_ref().map(|c| checksum_type(c.kind)),
+            e_tag: Some(etag(&o.etag)),
+            is_latest: Some(true),
+            key: Some(maybe_encode(&k, url)),
+            last_modified: Some(ts(o.last_modified_ms)),
+            owner: owner.clone(),
+            restore_status: None,
+            size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
+            storage_class: Some(ObjectVersionStorageClass::from_static(
+                ObjectVersionStorageClass::STANDARD,
+            )),
+            version_id: Some(o.version_id.clone()),
+        })
+        .collect();
+    Ok(S3Response::new(ListObjectVersionsOutput {
+        common_prefixes: Some(common_prefixes(page.common_prefixes, url)),
+        delete_markers: Some(Vec::new()),
+        delimiter: i.delimiter.map(|d| maybe_encode(&d, url)),
+        encoding_type: i.encoding_type,
+        is_truncated: Some(page.is_truncated),
+        key_marker: Some(i.key_marker.unwrap_or_default()),
+        max_keys: Some(i32::try_from(max_keys).unwrap_or(1000)),
+        name: Some(i.bucket),
+        next_key_marker: page
+            .is_truncated
+            .then_some(page.next_marker)
+            .flatten()
+            .map(|m| maybe_encode(&m, url)),
+        next_version_id_marker: page.is_truncated.then(|| "null".to_owned()),
+        prefix: Some(maybe_encode(i.prefix.as_deref().unwrap_or(""), url)),
+        request_charged: None,
+        version_id_marker: Some(i.version_id_marker.unwrap_or_default()),
+        versions: Some(versions),
+    }))
+}

@@ -1,0 +1,414 @@
+//! Multipart uploads.
+
+use coffer_engine::{
+    AccessRequest, ByteRange, ChecksumKind, CompletedPart as EngineCompletedPart,
+    CopySourceConditions, Engine, ReadConditions, UploadListParams,
+};
+use coffer_types::ChecksumAlgorithm as Algo;
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::convert::*;
+use super::objects::{copy_source, expected_size};
+use crate::errors::to_s3_error;
+
+pub async fn create(
+    engine: &Engine,
+    req: S3Request<CreateMultipartUploadInput>,
+) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let i = req.input;
+    let algorithm = i
+        .checksum_algorithm
+        .as_ref()
+        .map(algorithm_of)
+        .transpose()?;
+    let kind = match i.checksum_type.as_ref().map(ChecksumType::as_str) {
+        None => None,
+        Some("FULL_OBJECT") => Some(ChecksumKind::FullObject),
+        Some("COMPOSITE") => Some(ChecksumKind::Composite),
+        Some(other) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidRequest,
+                format!("Unknown checksum type {other}"),
+            ));
+        }
+    };
+    if kind == Some(ChecksumKind::FullObject) && algorithm.is_some_and(|a| !a.is_crc()) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidRequest,
+            "The FULL_OBJECT checksum type is only supported for CRC algorithms",
+        ));
+    }
+    let checksum = algorithm.map(|a| {
+        (
+            a,
+            kind.unwrap_or(if a.is_crc() {
+                ChecksumKind::FullObject
+            } else {
+                ChecksumKind::Composite
+            }),
+        )
+    });
+    let headers = object_headers(
+        i.content_type,
+        i.cache_control,
+        i.content_disposition,
+        i.content_encoding,
+        i.content_language,
+        i.expires.as_ref(),
+    );
+    let up = engine
+        .create_multipart_upload(
+            &i.bucket,
+            &i.key,
+            headers,
+            user_metadata(i.metadata),
+            checksum,
+        )
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::new(CreateMultipartUploadOutput {
+        bucket: Some(i.bucket),
+        key: Some(i.key),
+        upload_id: Some(up.upload_id),
+        checksum_algorithm: checksum.map(|c| dto_algorithm(c.0)),
+        checksum_type: checksum.map(|c| checksum_type(c.1)),
+        ..Default::default()
+    }))
+}
+
+fn part_number(n: i32) -> S3Result<u32> {
+    u32::try_from(n).map_err(|_| {
+        S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "Part number must be an integer between 1 and 10000, inclusive",
+        )
+    })
+}
+
+pub async fn upload_part(
+    engine: &Engine,
+    req: S3Request<UploadPartInput>,
+) -> S3Result<S3Response<UploadPartOutput>> {
+    let checksum = declared_checksum(
+        &req,
+        [
+            (Algo::Crc32, req.input.checksum_crc32.as_ref()),
+            (Algo::Crc32c, req.input.checksum_crc32c.as_ref()),
+            (Algo::Crc64Nvme, req.input.checksum_crc64nvme.as_ref()),
+            (Algo::Sha1, req.input.checksum_sha1.as_ref()),
+            (Algo::Sha256, req.input.checksum_sha256.as_ref()),
+        ],
+        req.input.checksum_algorithm.as_ref(),
+    )?;
+    let size = expected_size(&req, req.input.content_length);
+    let i = req.input;
+    let number = part_number(i.part_number)?;
+    let body: coffer_engine::BodyStream = match i.body {
+        Some(b) => Box::pin(b),
+        None => Box::pin(futures::stream::empty()),
+    };
+    let algorithm = match &checksum {
+        coffer_engine::DeclaredChecksum::None => None,
+        coffer_engine::DeclaredChecksum::Algorithm(a)
+        | coffer_engine::DeclaredChecksum::Value(a, _)
+        | coffer_engine::DeclaredChecksum::Trailer(a, _) => Some(*a),
+    };
+    let part = engine
+        .upload_part(
+            &i.bucket,
+            &i.key,
+            &i.upload_id,
+            number,
+            body,
+            size,
+            i.content_md5.as_deref(),
+            checksum,
+        )
+        .await
+        .map_err(to_s3_error)?;
+    let c = part_checksum_fields(algorithm, part.checksum.as_ref());
+    Ok(S3Response::new(UploadPartOutput {
+        e_tag: Some(etag(&part.etag)),
+        checksum_crc32: c.crc32,
+        checksum_crc32c: c.crc32c,
+        checksum_crc64nvme: c.crc64nvme,
+        checksum_sha1: c.sha1,
+        checksum_sha256: c.sha256,
+        ..Default::default()
+    }))
+}
+
+fn parse_copy_range(s: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
+    let invalid = || {
+        S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "The x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy",
+        )
+    };
+    let spec = s.strip_prefix("bytes=").ok_or_else(invalid)?;
+    let (a, b) = spec.split_once('-').ok_or_else(invalid)?;
+    let first: u64 = a.parse().map_err(|_| invalid())?;
+    let last: u64 = b.parse().map_err(|_| invalid())?;
+    if last < first {
+        return Err(invalid());
+    }
+    ByteRange::From {
+        first,
+        last: Some(last),
+    }
+    .resolve(size)
+    .ok()
+    .filter(|r| r.end == last + 1)
+    .ok_or_else(|| {
+        S3Error::with_message(
+            S3ErrorCode::InvalidRange,
+            "The requested range is not satisfiable",
+        )
+    })
+}
+
+pub async fn upload_part_copy(
+    engine: &Engine,
+    req: S3Request<UploadPartCopyInput>,
+) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    let p = principal(&req);
+    let (src_bucket, src_key) = copy_source(&req.input.copy_source)?;
+    engine
+        .authorize(
+            &p,
+            AccessRequest {
+                operation: "GetObject",
+                bucket: Some(&src_bucket),
+                key: Some(&src_key),
+                has_version_id: false,
+            },
+        )
+        .await
+        .map_err(to_s3_error)?;
+    let conditions = CopySourceConditions(ReadConditions {
+        if_match: etag_match_header(
+            &req,
+            "x-amz-copy-source-if-match",
+            req.input.copy_source_if_match.as_ref(),
+        ),
+        if_none_match: etag_match_header(
+            &req,
+            "x-amz-copy-source-if-none-match",
+            req.input.copy_source_if_none_match.as_ref(),
+        ),
+        if_modified_since_ms: req.input.copy_source_if_modified_since.as_ref().map(ms_of),
+        if_unmodified_since_ms: req
+            .input
+            .copy_source_if_unmodified_since
+            .as_ref()
+            .map(ms_of),
+    });
+    let i = req.input;
+    let number = part_number(i.part_number)?;
+    let source = engine
+        .get_object(&src_bucket, &src_key)
+        .await
+        .map_err(to_s3_error)?;
+    conditions.check(&source).map_err(to_s3_error)?;
+    let range = match &i.copy_source_range {
+        Some(r) => parse_copy_range(r, source.size)?,
+        None => 0..source.size,
+    };
+    let part = engine
+        .upload_part_copy(&i.bucket, &i.key, &i.upload_id, number, &source, range)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::new(UploadPartCopyOutput {
+        copy_part_result: Some(CopyPartResult {
+            e_tag: Some(etag(&part.etag)),
+            last_modified: Some(ts(part.last_modified_ms)),
+            ..Default::default()
+        }),
+        ..Default::default()
+    }))
+}
+
+pub async fn complete(
+    engine: &Engine,
+    req: S3Request<CompleteMultipartUploadInput>,
+) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let if_match = etag_match_header(&req, "if-match", req.input.if_match.as_ref());
+    let if_none_match = etag_match_header(&req, "if-none-match", req.input.if_none_match.as_ref());
+    let i = req.input;
+    let parts = i
+        .multipart_upload
+        .and_then(|m| m.parts)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|p| {
+            let number = part_number(p.part_number.unwrap_or(0))?;
+            let checksum = p
+                .checksum_crc32
+                .or(p.checksum_crc32c)
+                .or(p.checksum_crc64nvme)
+                .or(p.checksum_sha1)
+                .or(p.checksum_sha256);
+            Ok(EngineCompletedPart {
+                number,
+                etag: p.e_tag.map(|e| e.value().to_owned()).unwrap_or_default(),
+                checksum,
+            })
+        })
+        .collect::<S3Result<Vec<_>>>()?;
+    let rec = engine
+        .complete_multipart_upload(
+            &i.bucket,
+            &i.key,
+            &i.upload_id,
+            parts,
+            if_match,
+            if_none_match,
+        )
+        .await
+        .map_err(to_s3_error)?;
+    let c = checksum_fields(rec.checksum.as_ref());
+    Ok(S3Response::new(CompleteMultipartUploadOutput {
+        bucket: Some(i.bucket.clone()),
+        key: Some(i.key.clone()),
+        location: Some(format!("/{}/{}", i.bucket, i.key)),
+        e_tag: Some(etag(&rec.etag)),
+        checksum_crc32: c.crc32,
+        checksum_crc32c: c.crc32c,
+        checksum_crc64nvme: c.crc64nvme,
+        checksum_sha1: c.sha1,
+        checksum_sha256: c.sha256,
+        checksum_type: c.kind,
+        ..Default::default()
+    }))
+}
+
+pub async fn abort(
+    engine: &Engine,
+    req: S3Request<AbortMultipartUploadInput>,
+) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+    let i = req.input;
+    engine
+        .abort_multipart_upload(&i.bucket, &i.key, &i.upload_id)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::with_status(
+        AbortMultipartUploadOutput::default(),
+        http::StatusCode::NO_CONTENT,
+    ))
+}
+
+pub async fn list_parts(
+    engine: &Engine,
+    req: S3Request<ListPartsInput>,
+) -> S3Result<S3Response<ListPartsOutput>> {
+    let i = req.input;
+    let marker = u32::try_from(i.part_number_marker.unwrap_or(0)).unwrap_or(0);
+    let max = max_keys(i.max_parts)?;
+    let listing = engine
+        .list_parts(&i.bucket, &i.key, &i.upload_id, marker, max)
+        .await
+        .map_err(to_s3_error)?;
+    let algorithm = listing.upload.checksum_algorithm;
+    let parts = listing
+        .parts
+        .iter()
+        .map(|p| {
+            let c = part_checksum_fields(algorithm, p.checksum.as_ref());
+            Part {
+                checksum_crc32: c.crc32,
+                checksum_crc32c: c.crc32c,
+                checksum_crc64nvme: c.crc64nvme,
+                checksum_sha1: c.sha1,
+                checksum_sha256: c.sha256,
+                e_tag: Some(etag(&p.etag)),
+                last_modified: Some(ts(p.last_modified_ms)),
+                part_number: Some(i32::try_from(p.number).unwrap_or(0)),
+                size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
+            }
+        })
+        .collect();
+    let o = owner(engine);
+    Ok(S3Response::new(ListPartsOutput {
+        bucket: Some(i.bucket),
+        key: Some(i.key),
+        upload_id: Some(i.upload_id),
+        checksum_algorithm: algorithm.map(dto_algorithm),
+        checksum_type: listing.upload.checksum_kind.map(checksum_type),
+        initiator: Some(Initiator {
+            display_name: o.display_name.clone(),
+            id: o.id.clone(),
+        }),
+        owner: Some(o),
+        is_truncated: Some(listing.is_truncated),
+        max_parts: Some(i32::try_from(max).unwrap_or(1000)),
+        part_number_marker: i.part_number_marker,
+        next_part_number_marker: listing.next_marker.map(|n| i32::try_from(n).unwrap_or(0)),
+        parts: Some(parts),
+        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        ..Default::default()
+    }))
+}
+
+pub async fn list_uploads(
+    engine: &Engine,
+    req: S3Request<ListMultipartUploadsInput>,
+) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+    let i = req.input;
+    let url = wants_url_encoding(i.encoding_type.as_ref())?;
+    let max = max_keys(i.max_uploads)?;
+    let listing = engine
+        .list_multipart_uploads(
+            &i.bucket,
+            UploadListParams {
+                prefix: i.prefix.clone().unwrap_or_default(),
+                delimiter: i.delimiter.clone(),
+                key_marker: i.key_marker.clone(),
+                upload_id_marker: i.upload_id_marker.clone(),
+                max_uploads: max,
+            },
+        )
+        .await
+        .map_err(to_s3_error)?;
+    let o = owner(engine);
+    let uploads = listing
+        .uploads
+        .into_iter()
+        .map(|u| MultipartUpload {
+            checksum_algorithm: u.checksum_algorithm.map(dto_algorithm),
+            checksum_type: u.checksum_kind.map(checksum_type),
+            initiated: Some(ts(u.initiated_ms)),
+            initiator: Some(Initiator {
+                display_name: o.display_name.clone(),
+                id: o.id.clone(),
+            }),
+            key: Some(maybe_encode(&u.key, url)),
+            owner: Some(o.clone()),
+            storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+            upload_id: Some(u.upload_id),
+        })
+        .collect();
+    Ok(S3Response::new(ListMultipartUploadsOutput {
+        bucket: Some(i.bucket),
+        common_prefixes: Some(
+            listing
+                .common_prefixes
+                .into_iter()
+                .map(|p| CommonPrefix {
+                    prefix: Some(maybe_encode(&p, url)),
+                })
+                .collect(),
+        ),
+        delimiter: i.delimiter,
+        encoding_type: i.encoding_type,
+        is_truncated: Some(listing.is_truncated),
+        key_marker: i.key_marker,
+        max_uploads: Some(i32::try_from(max).unwrap_or(1000)),
+        next_key_marker: listing.next_key_marker.map(|k| maybe_encode(&k, url)),
+        next_upload_id_marker: listing.next_upload_id_marker,
+        prefix: i.prefix,
+        upload_id_marker: i.upload_id_marker,
+        uploads: Some(uploads),
+        request_charged: None,
+    }))
+}

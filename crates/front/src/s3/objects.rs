@@ -1,0 +1,458 @@
+//! Object operations: put, get, head, delete, copy.
+
+use coffer_engine::{
+    AccessRequest, ByteRange, CopySourceConditions, Engine, EngineError, ObjectRecord, PutParams,
+    ReadConditions,
+};
+use coffer_types::ChecksumAlgorithm as Algo;
+use futures::TryStreamExt;
+use s3s::dto::*;
+use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
+
+use super::convert::*;
+use crate::errors::to_s3_error;
+
+fn body_of(body: Option<StreamingBlob>) -> coffer_engine::BodyStream {
+    match body {
+        Some(b) => Box::pin(b),
+        None => Box::pin(futures::stream::empty()),
+    }
+}
+
+/// The decoded body length a client announced: x-amz-decoded-content-length
+/// for aws-chunked bodies, otherwise Content-Length.
+pub(super) fn expected_size<T>(req: &S3Request<T>, content_length: Option<i64>) -> Option<u64> {
+    req.headers
+        .get("x-amz-decoded-content-length")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .or_else(|| content_length.and_then(|n| u64::try_from(n).ok()))
+}
+
+pub async fn put_object(
+    engine: &Engine,
+    req: S3Request<PutObjectInput>,
+) -> S3Result<S3Response<PutObjectOutput>> {
+    let checksum = declared_checksum(
+        &req,
+        [
+            (Algo::Crc32, req.input.checksum_crc32.as_ref()),
+            (Algo::Crc32c, req.input.checksum_crc32c.as_ref()),
+            (Algo::Crc64Nvme, req.input.checksum_crc64nvme.as_ref()),
+            (Algo::Sha1, req.input.checksum_sha1.as_ref()),
+            (Algo::Sha256, req.input.checksum_sha256.as_ref()),
+        ],
+        req.input.checksum_algorithm.as_ref(),
+    )?;
+    let size = expected_size(&req, req.input.content_length);
+    let if_match = etag_match_header(&req, "if-match", req.input.if_match.as_ref());
+    let if_none_match = etag_match_header(&req, "if-none-match", req.input.if_none_match.as_ref());
+    let input = req.input;
+    let params = PutParams {
+        headers: object_headers(
+            input.content_type,
+            input.cache_control,
+            input.content_disposition,
+            input.content_encoding,
+            input.content_language,
+            input.expires.as_ref(),
+        ),
+        user_metadata: user_metadata(input.metadata),
+        content_md5: input.content_md5,
+        checksum,
+        expected_size: size,
+        if_match,
+        if_none_match,
+    };
+    let rec = engine
+        .put_object(&input.bucket, &input.key, params, body_of(input.body))
+        .await
+        .map_err(to_s3_error)?;
+    let c = checksum_fields(rec.checksum.as_ref());
+    Ok(S3Response::new(PutObjectOutput {
+        e_tag: Some(etag(&rec.etag)),
+        checksum_crc32: c.crc32,
+        checksum_crc32c: c.crc32c,
+        checksum_crc64nvme: c.crc64nvme,
+        checksum_sha1: c.sha1,
+        checksum_sha256: c.sha256,
+        checksum_type: c.kind,
+        size: Some(i64::try_from(rec.size).unwrap_or(i64::MAX)),
+        ..Default::default()
+    }))
+}
+
+fn read_conditions<T>(
+    req: &S3Request<T>,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> ReadConditions {
+    ReadConditions {
+        if_match: etag_match_header(req, "if-match", if_match),
+        if_none_match: etag_match_header(req, "if-none-match", if_none_match),
+        if_modified_since_ms: if_modified_since.map(ms_of),
+        if_unmodified_since_ms: if_unmodified_since.map(ms_of),
+    }
+}
+
+/// The bytes a GET or HEAD covers: a part, a range, or everything.
+fn plan(
+    rec: &ObjectRecord,
+    range: Option<Range>,
+    part_number: Option<i32>,
+) -> Result<(std::ops::Range<u64>, bool), EngineError> {
+    match (range, part_number) {
+        (Some(_), Some(_)) => Err(EngineError::InvalidRequest(
+            "Cannot specify both Range header and partNumber query parameter".into(),
+        )),
+        (None, Some(n)) => {
+            let n = u32::try_from(n).map_err(|_| EngineError::InvalidPartNumber)?;
+            let r = Engine::part_range(rec, n)?;
+            Ok((r, !rec.parts.is_empty()))
+        }
+        (Some(r), None) => {
+            let br = match r {
+                Range::Int { first, last } => ByteRange::From { first, last },
+                Range::Suffix { length } => ByteRange::Suffix(length),
+            };
+            Ok((br.resolve(rec.size)?, true))
+        }
+        (None, None) => Ok((0..rec.size, false)),
+    }
+}
+
+fn content_range(r: &std::ops::Range<u64>, size: u64) -> String {
+    format!("bytes {}-{}/{size}", r.start, r.end.saturating_sub(1))
+}
+
+fn checksum_mode_enabled(m: Option<&ChecksumMode>) -> bool {
+    m.is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
+}
+
+pub async fn get_object(
+    engine: &Engine,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let i = &req.input;
+    let rec = engine
+        .get_object(&i.bucket, &i.key)
+        .await
+        .map_err(to_s3_error)?;
+    read_conditions(
+        &req,
+        i.if_match.as_ref(),
+        i.if_none_match.as_ref(),
+        i.if_modified_since.as_ref(),
+        i.if_unmodified_since.as_ref(),
+    )
+    .check(&rec)
+    .map_err(to_s3_error)?;
+    let (range, partial) = plan(&rec, i.range, i.part_number).map_err(to_s3_error)?;
+    let whole = range.start == 0 && range.end == rec.size;
+    let c = if checksum_mode_enabled(i.checksum_mode.as_ref()) && (whole || i.part_number.is_some())
+    {
+        match (i.part_number, rec.parts.is_empty()) {
+            (Some(n), false) => part_checksum_fields(
+                rec.checksum.as_ref().map(|c| c.algorithm),
+                rec.parts
+                    .get(usize::try_from(n - 1).unwrap_or(0))
+                    .and_then(|p| p.checksum.as_ref()),
+            ),
+            _ => checksum_fields(rec.checksum.as_ref()),
+        }
+    } else {
+        ChecksumFields::default()
+    };
+    let len = range.end - range.start;
+    let stream = engine.read_object(&rec, range.clone());
+    let body = StreamingBlob::wrap(stream.map_err(std::io::Error::other));
+    let h = &rec.headers;
+    let output = GetObjectOutput {
+        accept_ranges: Some("bytes".into()),
+        body: Some(body),
+        cache_control: h.cache_control.clone(),
+        checksum_crc32: c.crc32,
+        checksum_crc32c: c.crc32c,
+        checksum_crc64nvme: c.crc64nvme,
+        checksum_sha1: c.sha1,
+        checksum_sha256: c.sha256,
+        checksum_type: c.kind,
+        content_disposition: h.content_disposition.clone(),
+        content_encoding: h.content_encoding.clone(),
+        content_language: h.content_language.clone(),
+        content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
+        content_range: partial.then(|| content_range(&range, rec.size)),
+        content_type: h.content_type.clone(),
+        e_tag: Some(etag(&rec.etag)),
+        expires: h.expires_ms.map(ts),
+        last_modified: Some(ts(rec.last_modified_ms)),
+        metadata: metadata_map(&rec.user_metadata),
+        parts_count: (!rec.parts.is_empty() && i.part_number.is_some())
+            .then(|| i32::try_from(rec.parts.len()).unwrap_or(i32::MAX)),
+        storage_class: None,
+        ..Default::default()
+    };
+    let mut resp = S3Response::new(output);
+    if partial {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    Ok(resp)
+}
+
+pub async fn head_object(
+    engine: &Engine,
+    req: S3Request<HeadObjectInput>,
+) -> S3Result<S3Response<HeadObjectOutput>> {
+    let i = &req.input;
+    let rec = engine
+        .get_object(&i.bucket, &i.key)
+        .await
+        .map_err(to_s3_error)?;
+    read_conditions(
+        &req,
+        i.if_match.as_ref(),
+        i.if_none_match.as_ref(),
+        i.if_modified_since.as_ref(),
+        i.if_unmodified_since.as_ref(),
+    )
+    .check(&rec)
+    .map_err(to_s3_error)?;
+    let (range, partial) = plan(&rec, i.range, i.part_number).map_err(to_s3_error)?;
+    let c = if checksum_mode_enabled(i.checksum_mode.as_ref()) {
+        match (i.part_number, rec.parts.is_empty()) {
+            (Some(n), false) => part_checksum_fields(
+                rec.checksum.as_ref().map(|c| c.algorithm),
+                rec.parts
+                    .get(usize::try_from(n - 1).unwrap_or(0))
+                    .and_then(|p| p.checksum.as_ref()),
+            ),
+            _ => checksum_fields(rec.checksum.as_ref()),
+        }
+    } else {
+        ChecksumFields::default()
+    };
+    let h = &rec.headers;
+    let output = HeadObjectOutput {
+        accept_ranges: Some("bytes".into()),
+        cache_control: h.cache_control.clone(),
+        checksum_crc32: c.crc32,
+        checksum_crc32c: c.crc32c,
+        checksum_crc64nvme: c.crc64nvme,
+        checksum_sha1: c.sha1,
+        checksum_sha256: c.sha256,
+        checksum_type: c.kind,
+        content_disposition: h.content_disposition.clone(),
+        content_encoding: h.content_encoding.clone(),
+        content_language: h.content_language.clone(),
+        content_length: Some(i64::try_from(range.end - range.start).unwrap_or(i64::MAX)),
+        content_range: partial.then(|| content_range(&range, rec.size)),
+        content_type: h.content_type.clone(),
+        e_tag: Some(etag(&rec.etag)),
+        expires: h.expires_ms.map(ts),
+        last_modified: Some(ts(rec.last_modified_ms)),
+        metadata: metadata_map(&rec.user_metadata),
+        parts_count: (!rec.parts.is_empty() && i.part_number.is_some())
+            .then(|| i32::try_from(rec.parts.len()).unwrap_or(i32::MAX)),
+        ..Default::default()
+    };
+    let mut resp = S3Response::new(output);
+    if partial {
+        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
+    }
+    Ok(resp)
+}
+
+pub async fn delete_object(
+    engine: &Engine,
+    req: S3Request<DeleteObjectInput>,
+) -> S3Result<S3Response<DeleteObjectOutput>> {
+    engine
+        .delete_object(&req.input.bucket, &req.input.key)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::with_status(
+        DeleteObjectOutput::default(),
+        http::StatusCode::NO_CONTENT,
+    ))
+}
+
+pub async fn delete_objects(
+    engine: &Engine,
+    req: S3Request<DeleteObjectsInput>,
+) -> S3Result<S3Response<DeleteObjectsOutput>> {
+    const MAX_KEYS_PER_DELETE: usize = 1000;
+    let p = principal(&req);
+    let input = req.input;
+    if input.delete.objects.len() > MAX_KEYS_PER_DELETE {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        ));
+    }
+    engine
+        .head_bucket(&input.bucket)
+        .await
+        .map_err(to_s3_error)?;
+    let quiet = input.delete.quiet.unwrap_or(false);
+    let mut deleted = Vec::new();
+    let mut errors = Vec::new();
+    for o in input.delete.objects {
+        let access = AccessRequest {
+            operation: "DeleteObject",
+            bucket: Some(&input.bucket),
+            key: Some(&o.key),
+            has_version_id: o.version_id.is_some(),
+        };
+        let result = match engine.authorize(&p, access).await {
+            Ok(()) => engine
+                .delete_object(&input.bucket, &o.key)
+                .await
+                .map(|_| ()),
+            Err(e) => Err(e),
+        };
+        match result {
+            Ok(()) => {
+                if !quiet {
+                    deleted.push(DeletedObject {
+                        key: Some(o.key),
+                        version_id: o.version_id,
+                        ..Default::default()
+                    });
+                }
+            }
+            Err(e) => {
+                let s3 = to_s3_error(e);
+                errors.push(Error {
+                    code: Some(s3.code().as_str().to_owned()),
+                    key: Some(o.key),
+                    message: s3.message().map(str::to_owned),
+                    version_id: o.version_id,
+                });
+            }
+        }
+    }
+    Ok(S3Response::new(DeleteObjectsOutput {
+        deleted: Some(deleted),
+        errors: Some(errors),
+        request_charged: None,
+    }))
+}
+
+pub(super) fn copy_source(c: &CopySource) -> S3Result<(String, String)> {
+    match c {
+        CopySource::Bucket {
+            bucket,
+            key,
+            version_id,
+        } => {
+            if version_id.as_deref().is_some_and(|v| v != "null") {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::NoSuchVersion,
+                    "The specified version does not exist.",
+                ));
+            }
+            Ok((bucket.to_string(), key.to_string()))
+        }
+        CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "Access points are not supported",
+        )),
+    }
+}
+
+pub async fn copy_object(
+    engine: &Engine,
+    req: S3Request<CopyObjectInput>,
+) -> S3Result<S3Response<CopyObjectOutput>> {
+    let p = principal(&req);
+    let (src_bucket, src_key) = copy_source(&req.input.copy_source)?;
+    engine
+        .authorize(
+            &p,
+            AccessRequest {
+                operation: "GetObject",
+                bucket: Some(&src_bucket),
+                key: Some(&src_key),
+                has_version_id: false,
+            },
+        )
+        .await
+        .map_err(to_s3_error)?;
+    let conditions = CopySourceConditions(ReadConditions {
+        if_match: etag_match_header(
+            &req,
+            "x-amz-copy-source-if-match",
+            req.input.copy_source_if_match.as_ref(),
+        ),
+        if_none_match: etag_match_header(
+            &req,
+            "x-amz-copy-source-if-none-match",
+            req.input.copy_source_if_none_match.as_ref(),
+        ),
+        if_modified_since_ms: req.input.copy_source_if_modified_since.as_ref().map(ms_of),
+        if_unmodified_since_ms: req
+            .input
+            .copy_source_if_unmodified_since
+            .as_ref()
+            .map(ms_of),
+    });
+    let if_match = etag_match_header(&req, "if-match", None);
+    let if_none_match = etag_match_header(&req, "if-none-match", None);
+    let input = req.input;
+    let directive = match input
+        .metadata_directive
+        .as_ref()
+        .map(s3s::dto::MetadataDirective::as_str)
+    {
+        None | Some("COPY") => coffer_engine::MetadataDirective::Copy,
+        Some("REPLACE") => coffer_engine::MetadataDirective::Replace,
+        Some(other) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                format!("Unknown metadata directive {other}"),
+            ));
+        }
+    };
+    let mut params = PutParams::new(object_headers(
+        input.content_type,
+        input.cache_control,
+        input.content_disposition,
+        input.content_encoding,
+        input.content_language,
+        input.expires.as_ref(),
+    ));
+    params.user_metadata = user_metadata(input.metadata);
+    params.if_match = if_match;
+    params.if_none_match = if_none_match;
+    if let Some(a) = &input.checksum_algorithm {
+        params.checksum = coffer_engine::DeclaredChecksum::Algorithm(algorithm_of(a)?);
+    }
+    let (rec, _source) = engine
+        .copy_object(
+            &src_bucket,
+            &src_key,
+            &input.bucket,
+            &input.key,
+            directive,
+            params,
+            &conditions,
+        )
+        .await
+        .map_err(to_s3_error)?;
+    let c = checksum_fields(rec.checksum.as_ref());
+    Ok(S3Response::new(CopyObjectOutput {
+        copy_object_result: Some(CopyObjectResult {
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_crc64nvme: c.crc64nvme,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            checksum_type: c.kind,
+            e_tag: Some(etag(&rec.etag)),
+            last_modified: Some(ts(rec.last_modified_ms)),
+        }),
+        ..Default::default()
+    }))
+}
