@@ -559,11 +559,15 @@ fn multipart_checksum(upload: &UploadRecord, parts: &[&PartRecord]) -> Option<St
 pub(crate) struct Consumed {
     pub table: Table,
     pub key: Vec<u8>,
-    pub expect: Option<(Vec<u8>, fn() -> EngineError)>,
+    pub expect: Option<(Vec<u8>, ErrorFn)>,
 }
 
+/// Builds the error a failed expectation reports. A function rather than a
+/// value because a transaction closure may run more than once.
+pub(crate) type ErrorFn = fn() -> EngineError;
+
 impl Consumed {
-    fn expect(table: Table, key: Vec<u8>, value: Vec<u8>, otherwise: fn() -> EngineError) -> Self {
+    fn expect(table: Table, key: Vec<u8>, value: Vec<u8>, otherwise: ErrorFn) -> Self {
         Self {
             table,
             key,

@@ -98,6 +98,8 @@ async fn handle(
 
     let mut response = if req.uri().path() == "/-/health" {
         Response::new(Body::from(Bytes::from_static(b"ok\n")))
+    } else if let Some(refusal) = check_presigned_expiry(req.uri()) {
+        refusal
     } else {
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(slot.clone());
@@ -145,6 +147,37 @@ async fn handle(
         "request"
     );
     Ok(response)
+}
+
+/// AWS limits presigned URLs to seven days; s3s checks expiry but not the
+/// limit, so it is enforced here before the request reaches it.
+fn check_presigned_expiry(uri: &http::Uri) -> Option<Response<Body>> {
+    const MAX_PRESIGNED_EXPIRY_SECS: u64 = 7 * 24 * 3600;
+    let query = uri.query()?;
+    let value = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("X-Amz-Expires="))?;
+    match value.parse::<u64>() {
+        Ok(n) if n <= MAX_PRESIGNED_EXPIRY_SECS => None,
+        _ => Some(xml_error(
+            StatusCode::BAD_REQUEST,
+            "AuthorizationQueryParametersError",
+            "X-Amz-Expires must be less than a week (in seconds) that is 604800",
+        )),
+    }
+}
+
+fn xml_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
+    );
+    let mut r = Response::new(Body::from(body));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/xml"),
+    );
+    r
 }
 
 /// S3 error bodies carry the request id; s3s leaves it out, so it is added

@@ -74,7 +74,7 @@ mod tests {
 
     #[test]
     fn object_keys_sort_by_bucket_then_key_bytes() {
-        let mut keys = vec![
+        let mut keys = [
             object("b", "z"),
             object("a-b", "a"),
             object("a", "é"),

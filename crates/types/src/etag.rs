@@ -31,6 +31,12 @@ impl ETag {
     }
 }
 
+impl From<&str> for ETag {
+    fn from(s: &str) -> Self {
+        Self(s.to_owned())
+    }
+}
+
 /// The ETag of a multipart object from its parts' ETags, in part order.
 pub fn multipart_etag<'a>(part_md5s: impl IntoIterator<Item = &'a [u8; 16]>) -> ETag {
     let mut h = md5::Md5::new();
@@ -61,11 +67,5 @@ mod tests {
     fn client_etags_lose_their_quotes() {
         assert_eq!(ETag::from_client("\"abc\"").0, "abc");
         assert_eq!(ETag::from("abc").quoted(), "\"abc\"");
-    }
-}
-
-impl From<&str> for ETag {
-    fn from(s: &str) -> Self {
-        Self(s.to_owned())
     }
 }

@@ -52,7 +52,6 @@ pub async fn create_bucket(
         .map_err(to_s3_error)?;
     Ok(S3Response::new(CreateBucketOutput {
         location: Some(format!("/{}", b.name)),
-        ..Default::default()
     }))
 }
 
