@@ -122,9 +122,13 @@ def send(endpoint: str, method: str, path: str, headers: dict[str, str] | None =
     try:
         conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
         hdrs = {"Host": u.netloc, **(headers or {})}
-        if body is not None and not any(k.lower() in ("content-length", "transfer-encoding")
-                                        for k in hdrs):
+        chunked = any(k.lower() == "transfer-encoding" and v == "chunked" for k, v in hdrs.items())
+        if body is not None and not chunked and not any(k.lower() == "content-length"
+                                                        for k in hdrs):
             hdrs["Content-Length"] = str(len(body))
+        if body and chunked:
+            # One HTTP/1.1 chunk holding the whole body, then the terminating chunk.
+            body = f"{len(body):x}\r\n".encode() + body + b"\r\n0\r\n\r\n"
         for k, v in hdrs.items():
             conn.putheader(k, v)
         conn.endheaders()
@@ -145,10 +149,16 @@ def sign_v4(endpoint: str, access_key: str, secret_key: str, method: str, path: 
     `payload_hash` sets x-amz-content-sha256 (e.g. UNSIGNED-PAYLOAD, or a streaming
     marker); by default it is the body's SHA-256.
     """
-    hdrs = dict(headers or {})
-    hdrs["X-Amz-Content-SHA256"] = payload_hash or hashlib.sha256(body).hexdigest()
-    req = AWSRequest(method=method, url=endpoint + path, data=body, headers=hdrs)
-    S3SigV4Auth(Credentials(access_key, secret_key), "s3", REGION).add_auth(req)
+    digest = payload_hash or hashlib.sha256(body).hexdigest()
+
+    class _Signer(S3SigV4Auth):
+        # botocore would otherwise replace x-amz-content-sha256 with its own value.
+        def payload(self, request):
+            return digest
+
+    req = AWSRequest(method=method, url=endpoint + path, data=body, headers=dict(headers or {}))
+    _Signer(Credentials(access_key, secret_key), "s3", REGION).add_auth(req)
+    assert req.headers["X-Amz-Content-SHA256"] == digest
     return {k: v for k, v in req.headers.items()}
 
 

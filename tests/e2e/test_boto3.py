@@ -836,27 +836,42 @@ def test_default_aws_chunked_trailer_upload_stores_exact_bytes(live_server, buck
     assert body_of(s3, bucket, "chunked-mp") == b"".join(parts)
 
 
+def _trailer_body(data: bytes, checksum_of: bytes) -> bytes:
+    return (f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n"
+            + f"x-amz-checksum-crc32:{h.b64_checksum('CRC32', checksum_of)}\r\n\r\n".encode())
+
+
+TRAILER_HEADERS = {"Content-Encoding": "aws-chunked", "X-Amz-Trailer": "x-amz-checksum-crc32"}
+
+
 def test_trailer_with_wrong_checksum_is_bad_digest(live_server, bucket):
-    """Hand-framed STREAMING-UNSIGNED-PAYLOAD-TRAILER whose trailing CRC32 is wrong."""
+    """STREAMING-UNSIGNED-PAYLOAD-TRAILER sent as botocore does (Transfer-Encoding: chunked)."""
     data = b"trailer payload"
-    framed = (f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n"
-              + f"x-amz-checksum-crc32:{h.b64_checksum('CRC32', b'nope')}\r\n\r\n".encode())
     path = h.object_path(bucket, "trail-bad")
-    hdrs = {"Content-Encoding": "aws-chunked", "X-Amz-Trailer": "x-amz-checksum-crc32",
-            "X-Amz-Decoded-Content-Length": str(len(data)),
-            "Content-Length": str(len(framed))}
-    resp = h.signed(live_server, "PUT", path, hdrs, framed,
+    hdrs = {**TRAILER_HEADERS, "X-Amz-Decoded-Content-Length": str(len(data)),
+            "Transfer-Encoding": "chunked"}
+    resp = h.signed(live_server, "PUT", path, hdrs, _trailer_body(data, b"nope"),
                     payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
     assert resp.status == 400, (resp.status, resp.body)
     assert resp.error_code() == "BadDigest"
-    good = (f"{len(data):x}\r\n".encode() + data + b"\r\n0\r\n"
-            + f"x-amz-checksum-crc32:{h.b64_checksum('CRC32', data)}\r\n\r\n".encode())
-    hdrs["Content-Length"] = str(len(good))
-    resp = h.signed(live_server, "PUT", path, hdrs, good,
+    assert h.signed(live_server, "HEAD", path).status == 404
+    resp = h.signed(live_server, "PUT", path, hdrs, _trailer_body(data, data),
                     payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
     assert resp.status == 200, (resp.status, resp.body)
-    got = h.signed(live_server, "GET", path)
-    assert got.body == data
+    assert h.signed(live_server, "GET", path).body == data
+
+
+def test_trailer_upload_with_content_length_of_framed_body(live_server, bucket):
+    """SDKs other than botocore (Java v2, Go v2) send Content-Length = encoded length."""
+    data = os.urandom(1000)
+    path = h.object_path(bucket, "trail-cl")
+    framed = _trailer_body(data, data)
+    hdrs = {**TRAILER_HEADERS, "X-Amz-Decoded-Content-Length": str(len(data)),
+            "Content-Length": str(len(framed))}
+    resp = h.signed(live_server, "PUT", path, hdrs, framed,
+                    payload_hash="STREAMING-UNSIGNED-PAYLOAD-TRAILER")
+    assert resp.status == 200, (resp.status, resp.body)
+    assert h.signed(live_server, "GET", path).body == data
 
 
 def test_streaming_signed_chunks_store_exact_bytes(live_server, s3, bucket):
@@ -895,16 +910,25 @@ def test_put_with_payload_signing_setting(live_server, bucket, signing):
 
 
 # ---------------------------------------------------------------- auth
-def test_presigned_get_works_without_credentials(s3, bucket):
+@pytest.fixture
+def s3v4(live_server):
+    # botocore presigns S3 URLs with SigV2 unless SigV4 is asked for explicitly.
+    return live_server.client(signature_version="s3v4")
+
+
+def test_presigned_get_works_without_credentials(s3v4, bucket):
+    s3 = s3v4
     s3.put_object(Bucket=bucket, Key="pre sign/ü", Body=b"presigned body")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "pre sign/ü"},
                                     ExpiresIn=300)
+    assert "X-Amz-Signature=" in url
     with urllib.request.urlopen(url, timeout=30) as r:
         assert r.status == 200
         assert r.read() == b"presigned body"
 
 
-def test_presigned_put_works_without_credentials(s3, bucket):
+def test_presigned_put_works_without_credentials(s3v4, bucket):
+    s3 = s3v4
     url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "pp"},
                                     ExpiresIn=300)
     req = urllib.request.Request(url, data=b"via presigned put", method="PUT",
@@ -914,7 +938,8 @@ def test_presigned_put_works_without_credentials(s3, bucket):
     assert body_of(s3, bucket, "pp") == b"via presigned put"
 
 
-def test_expired_presigned_url_is_access_denied(s3, bucket):
+def test_expired_presigned_url_is_access_denied(s3v4, bucket):
+    s3 = s3v4
     s3.put_object(Bucket=bucket, Key="exp", Body=b"x")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "exp"},
                                     ExpiresIn=1)
@@ -926,7 +951,8 @@ def test_expired_presigned_url_is_access_denied(s3, bucket):
     assert b"<Code>AccessDenied</Code>" in body, body
 
 
-def test_tampered_presigned_url_is_signature_does_not_match(s3, bucket):
+def test_tampered_presigned_url_is_signature_does_not_match(s3v4, bucket):
+    s3 = s3v4
     s3.put_object(Bucket=bucket, Key="t1", Body=b"x")
     s3.put_object(Bucket=bucket, Key="t2", Body=b"y")
     url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "t1"},
@@ -1016,7 +1042,7 @@ def test_error_body_is_s3_xml(live_server, bucket):
     assert nb.xml().findtext("Code") == "NoSuchBucket"
 
 
-def test_sigv2_client_put_get_list(live_server, bucket):
+def test_sigv2_client_put_get_object(live_server, bucket):
     v2 = live_server.client(signature_version="s3")
     data = os.urandom(5000)
     put = v2.put_object(Bucket=bucket, Key="v2/obj", Body=data, Metadata={"x": "y"})
@@ -1024,12 +1050,20 @@ def test_sigv2_client_put_get_list(live_server, bucket):
     got = v2.get_object(Bucket=bucket, Key="v2/obj")
     assert got["Body"].read() == data
     assert got["Metadata"] == {"x": "y"}
-    assert [o["Key"] for o in v2.list_objects(Bucket=bucket, Prefix="v2/")["Contents"]] == ["v2/obj"]
     assert bucket in [b["Name"] for b in v2.list_buckets()["Buckets"]]
     bad = live_server.client(signature_version="s3", secret_key="y" * 40)
     with pytest.raises(ClientError) as ei:
         bad.get_object(Bucket=bucket, Key="v2/obj")
     assert err(ei) == ("SignatureDoesNotMatch", 403)
+
+
+def test_sigv2_client_list_objects(live_server, s3, bucket):
+    # botocore signs the canonical resource "/bucket/" for path-style GET /bucket.
+    s3.put_object(Bucket=bucket, Key="v2/obj", Body=b"x")
+    v2 = live_server.client(signature_version="s3")
+    assert [o["Key"] for o in v2.list_objects(Bucket=bucket, Prefix="v2/")["Contents"]] == ["v2/obj"]
+    assert v2.list_objects_v2(Bucket=bucket)["KeyCount"] == 1
+    v2.head_bucket(Bucket=bucket)
 
 
 # ---------------------------------------------------------------- consistency

@@ -100,21 +100,20 @@ async fn handle(
         Response::new(Body::from(Bytes::from_static(b"ok\n")))
     } else if let Some(refusal) = check_presigned_expiry(req.uri()) {
         refusal
+    } else if is_sigv2_bucket_request(&req) {
+        call_sigv2_bucket_request(&s3, req, &slot).await
     } else {
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(slot.clone());
-        let req = Request::from_parts(parts, Body::from(body));
-        match s3.call(req).await {
-            Ok(r) => r,
-            Err(e) => {
-                let e: s3s::StdError = e.into();
-                tracing::error!(error = %e, "request failed outside the S3 layer");
-                let mut r = Response::new(Body::empty());
-                *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
-                r
-            }
-        }
+        call_s3(&s3, Request::from_parts(parts, Body::from(body))).await
     };
+    // s3s always answers HeadObject with 200; a ranged HEAD is partial.
+    if method == http::Method::HEAD
+        && response.status() == StatusCode::OK
+        && response.headers().contains_key(http::header::CONTENT_RANGE)
+    {
+        *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+    }
     if response.status().is_client_error() || response.status().is_server_error() {
         response = with_request_id_in_body(response, &request_id).await;
     }
@@ -147,6 +146,94 @@ async fn handle(
         "request"
     );
     Ok(response)
+}
+
+async fn call_s3(s3: &s3s::service::S3Service, req: Request<Body>) -> Response<Body> {
+    match s3.call(req).await {
+        Ok(r) => r,
+        Err(e) => {
+            let e: s3s::StdError = e.into();
+            tracing::error!(error = %e, "request failed outside the S3 layer");
+            let mut r = Response::new(Body::empty());
+            *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+            r
+        }
+    }
+}
+
+/// A SigV2 header-signed request on a bucket (`/bucket`, no key).
+fn is_sigv2_bucket_request(req: &Request<Incoming>) -> bool {
+    let v2 = req
+        .headers()
+        .get(http::header::AUTHORIZATION)
+        .is_some_and(|v| v.as_bytes().starts_with(b"AWS "));
+    let path = req.uri().path();
+    v2 && path.len() > 1 && !path[1..].contains('/')
+}
+
+/// SigV2 signs a "canonical resource"; for a bucket, AWS accepts it with or
+/// without a trailing slash (`/bucket` or `/bucket/`), and botocore signs the
+/// latter for path-style requests. s3s derives it from the path as sent, so a
+/// request it rejects is retried once with the slash. Bucket-level bodies are
+/// small XML documents, buffered up to s3s's own XML limit.
+async fn call_sigv2_bucket_request(
+    s3: &s3s::service::S3Service,
+    req: Request<Incoming>,
+    slot: &PrincipalSlot,
+) -> Response<Body> {
+    const MAX_BUCKET_BODY: usize = 20 * 1024 * 1024;
+    let (parts, body) = req.into_parts();
+    let body = match http_body_util::Limited::new(body, MAX_BUCKET_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return xml_error(
+                StatusCode::BAD_REQUEST,
+                "MaxMessageLengthExceeded",
+                "Your request was too big.",
+            );
+        }
+    };
+    let build = |uri: http::Uri| {
+        let mut b = Request::builder()
+            .method(parts.method.clone())
+            .uri(uri)
+            .version(parts.version);
+        if let Some(h) = b.headers_mut() {
+            h.clone_from(&parts.headers);
+        }
+        let mut r = b.body(Body::from(body.clone())).unwrap_or_default();
+        r.extensions_mut().insert(slot.clone());
+        r
+    };
+    let first = call_s3(s3, build(parts.uri.clone())).await;
+    if first.status() != StatusCode::FORBIDDEN {
+        return first;
+    }
+    let (first_parts, first_body) = first.into_parts();
+    let first_bytes = first_body
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let mismatch = first_bytes
+        .windows(b"SignatureDoesNotMatch".len())
+        .any(|w| w == b"SignatureDoesNotMatch");
+    let with_slash = format!(
+        "{}/{}",
+        parts.uri.path(),
+        parts
+            .uri
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default()
+    );
+    match (mismatch, with_slash.parse::<http::Uri>()) {
+        (true, Ok(uri)) => call_s3(s3, build(uri)).await,
+        _ => Response::from_parts(first_parts, Body::from(first_bytes)),
+    }
 }
 
 /// AWS limits presigned URLs to seven days; s3s checks expiry but not the
