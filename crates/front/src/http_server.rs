@@ -236,6 +236,29 @@ async fn call_sigv2_bucket_request(
     }
 }
 
+/// AWS's wording for errors that s3s raises without a message.
+fn default_message(code: &str) -> &'static str {
+    match code {
+        "MalformedXML" => {
+            "The XML you provided was not well-formed or did not validate against our published schema."
+        }
+        "InvalidBucketName" => "The specified bucket is not valid.",
+        "MissingRequestBodyError" => "Request Body is empty.",
+        "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "InvalidURI" => "Couldn't parse the specified URI.",
+        "KeyTooLongError" => "Your key is too long.",
+        "NotImplemented" => {
+            "A header or query you provided implies functionality that is not implemented."
+        }
+        "SignatureDoesNotMatch" => {
+            "The request signature we calculated does not match the signature you provided. Check your key and signing method."
+        }
+        "InvalidAccessKeyId" => "The AWS Access Key Id you provided does not exist in our records.",
+        "AccessDenied" => "Access Denied",
+        _ => "The request could not be processed.",
+    }
+}
+
 /// AWS limits presigned URLs to seven days; s3s checks expiry but not the
 /// limit, so it is enforced here before the request reaches it.
 fn check_presigned_expiry(uri: &http::Uri) -> Option<Response<Body>> {
@@ -288,16 +311,21 @@ async fn with_request_id_in_body(response: Response<Body>, request_id: &str) -> 
     let Ok(text) = std::str::from_utf8(&bytes) else {
         return Response::from_parts(parts, Body::from(bytes));
     };
-    let new = match text.rfind("</Error>") {
-        Some(i) if !text.contains("<RequestId>") => {
-            format!(
-                "{}<RequestId>{request_id}</RequestId>{}",
-                &text[..i],
-                &text[i..]
-            )
-        }
-        _ => text.to_owned(),
-    };
+    let mut new = text.to_owned();
+    if !new.contains("<Message>")
+        && let (Some(start), Some(end)) = (new.find("<Code>"), new.find("</Code>"))
+    {
+        let code = new[start + 6..end].to_owned();
+        new.insert_str(
+            end + 7,
+            &format!("<Message>{}</Message>", default_message(&code)),
+        );
+    }
+    if !new.contains("<RequestId>")
+        && let Some(i) = new.rfind("</Error>")
+    {
+        new.insert_str(i, &format!("<RequestId>{request_id}</RequestId>"));
+    }
     parts
         .headers
         .insert(http::header::CONTENT_LENGTH, HeaderValue::from(new.len()));

@@ -10,6 +10,7 @@
 
 mod access;
 mod errors;
+mod host;
 mod http_server;
 mod s3;
 
@@ -44,9 +45,7 @@ pub(crate) fn s3_service(
     b.set_auth(access::Auth { root: root.clone() });
     b.set_access(access::Access { engine, root });
     if let Some(d) = domain {
-        b.set_host(
-            s3s::host::SingleDomain::new(d).map_err(|e| format!("invalid --domain {d}: {e}"))?,
-        );
+        b.set_host(host::DomainHost::new(d)?);
     }
     Ok(b.build())
 }
