@@ -51,8 +51,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
 
     let started = Instant::now();
-    run(n, c, |i| {
-        let (engine, data) = (engine.clone(), data.clone());
+    let (e, d) = (engine.clone(), data.clone());
+    run(n, c, move |i| {
+        let (engine, data) = (e.clone(), d.clone());
         async move {
             let body: coffer_engine::BodyStream = Box::pin(futures::stream::iter([Ok(data)]));
             engine
@@ -71,8 +72,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("put_object (blob file + metadata commit)", started);
 
     let started = Instant::now();
-    run(n, c, |_| {
-        let (blobs, data) = (blobs.clone(), data.clone());
+    let (b, d) = (blobs.clone(), data.clone());
+    run(n, c, move |_| {
+        let (blobs, data) = (b.clone(), d.clone());
         async move {
             let mut w = blobs.create().await.map_err(|e| e.to_string())?;
             w.write(&data).await.map_err(|e| e.to_string())?;
@@ -83,8 +85,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     report("blob file alone (write, fsync, rename, dir fsync)", started);
 
     let started = Instant::now();
-    run(n, c, |i| {
-        let (meta, data) = (meta.clone(), data.clone());
+    let (m, d) = (meta.clone(), data.clone());
+    run(n, c, move |i| {
+        let (meta, data) = (m.clone(), d.clone());
         async move {
             meta.write(move |tx| -> Result<(), MetaError> {
                 tx.put(Table::System, format!("inline{i}").as_bytes(), &data)
