@@ -19,6 +19,7 @@ mod gc;
 mod list;
 mod multipart;
 mod objects;
+mod pieces;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -39,6 +40,8 @@ pub use coffer_meta::records::{
     BucketRecord, ChecksumKind, ObjectHeaders, ObjectPart, ObjectRecord, PartRecord,
     StoredChecksum, UploadRecord,
 };
+
+pub use pieces::INLINE_MAX_SIZE;
 
 /// AWS limits, named where they are enforced.
 pub mod limits {

@@ -11,7 +11,8 @@ use coffer_types::{
 };
 
 use crate::conditions::EtagMatch;
-use crate::objects::{BodyStream, DeclaredChecksum};
+use crate::objects::{BodyStream, DeclaredChecksum, Received};
+use crate::pieces;
 use crate::{Engine, EngineError, limits, now_ms};
 
 /// One entry of CompleteMultipartUpload's part list.
@@ -139,18 +140,8 @@ impl Engine {
                 limits::MAX_PUT_SIZE,
             )
             .await?;
-        let part = PartRecord {
-            number: part_number,
-            etag: ETag::from_md5(&received.digest.md5).0,
-            size: received.digest.size,
-            last_modified_ms: now_ms(),
-            blob: BlobRef {
-                id: received.blob.id.clone(),
-                size: received.blob.size,
-            },
-            checksum: received.checksum.map(|c| c.value),
-        };
-        self.commit_part(bucket, key, upload_id, part).await
+        self.commit_part(bucket, key, upload_id, part_number, received)
+            .await
     }
 
     /// UploadPartCopy: a part made from a byte range of an existing object.
@@ -185,18 +176,8 @@ impl Engine {
                 limits::MAX_PUT_SIZE,
             )
             .await?;
-        let part = PartRecord {
-            number: part_number,
-            etag: ETag::from_md5(&received.digest.md5).0,
-            size: received.digest.size,
-            last_modified_ms: now_ms(),
-            blob: BlobRef {
-                id: received.blob.id.clone(),
-                size: received.blob.size,
-            },
-            checksum: received.checksum.map(|c| c.value),
-        };
-        self.commit_part(bucket, key, upload_id, part).await
+        self.commit_part(bucket, key, upload_id, part_number, received)
+            .await
     }
 
     async fn commit_part(
@@ -204,8 +185,18 @@ impl Engine {
         bucket: &str,
         key: &str,
         upload_id: &str,
-        part: PartRecord,
+        number: u32,
+        received: Received,
     ) -> Result<PartRecord, EngineError> {
+        let part = PartRecord {
+            number,
+            etag: ETag::from_md5(&received.digest.md5).0,
+            size: received.digest.size,
+            last_modified_ms: now_ms(),
+            blob: received.new.piece.clone(),
+            checksum: received.checksum.map(|c| c.value),
+        };
+        let new = received.new;
         let ukey = keys::upload(bucket, key, upload_id);
         let (uid, p) = (upload_id.to_owned(), part.clone());
         let result = self
@@ -219,19 +210,17 @@ impl Engine {
                     .get(Table::Parts, &pkey)?
                     .map(|v| decode(&v))
                     .transpose()?;
+                let replaced = match &old {
+                    Some(old) => pieces::release(tx, &old.blob)?,
+                    None => None,
+                };
                 tx.put(Table::Parts, &pkey, &encode(&p))?;
-                tx.put(
-                    Table::Blobs,
-                    p.blob.id.as_bytes(),
-                    &encode(&BlobOwner::Part {
-                        upload_id: uid.clone(),
-                        number: p.number,
-                    }),
-                )?;
-                if let Some(old) = &old {
-                    tx.delete(Table::Blobs, old.blob.id.as_bytes())?;
-                }
-                Ok(old.map(|o| o.blob.id))
+                let owner = BlobOwner::Part {
+                    upload_id: uid.clone(),
+                    number: p.number,
+                };
+                pieces::store(tx, &new, &owner)?;
+                Ok(replaced)
             })
             .await;
         match result {
@@ -240,7 +229,9 @@ impl Engine {
                 Ok(part)
             }
             Err(e) => {
-                self.delete_blobs(vec![part.blob.id.clone()]).await;
+                if !part.blob.is_inline() {
+                    self.delete_blobs(vec![part.blob.id.clone()]).await;
+                }
                 Err(e)
             }
         }
@@ -341,10 +332,10 @@ impl Engine {
                 .collect(),
         };
         let used: std::collections::HashSet<u32> = chosen.iter().map(|p| p.number).collect();
-        let unused: Vec<String> = stored
+        let unused: Vec<&BlobRef> = stored
             .values()
             .filter(|(_, _, p)| !used.contains(&p.number))
-            .map(|(_, _, p)| p.blob.id.clone())
+            .map(|(_, _, p)| &p.blob)
             .collect();
         let mut consumed = vec![Consumed::expect(
             Table::Uploads,
@@ -357,13 +348,23 @@ impl Engine {
                 EngineError::InvalidPart
             }));
         }
-        for id in &unused {
-            consumed.push(Consumed::delete(Table::Blobs, id.as_bytes().to_vec()));
+        for piece in &unused {
+            let table = if piece.is_inline() {
+                Table::Inline
+            } else {
+                Table::Blobs
+            };
+            consumed.push(Consumed::delete(table, piece.id.as_bytes().to_vec()));
         }
+        let unused_files: Vec<String> = unused
+            .iter()
+            .filter(|p| !p.is_inline())
+            .map(|p| p.id.clone())
+            .collect();
         let record = self
-            .commit_object_consuming(bucket, key, record, if_match, if_none_match, consumed)
+            .commit_object_consuming(bucket, key, record, None, if_match, if_none_match, consumed)
             .await?;
-        self.delete_blobs(unused).await;
+        self.delete_blobs(unused_files).await;
         Ok(record)
     }
 
@@ -394,8 +395,7 @@ impl Engine {
                     for (k, v) in batch {
                         let p: PartRecord = decode(&v)?;
                         tx.delete(Table::Parts, &k)?;
-                        tx.delete(Table::Blobs, p.blob.id.as_bytes())?;
-                        released.push(p.blob.id);
+                        released.extend(pieces::release(tx, &p.blob)?);
                     }
                 }
                 Ok(released)

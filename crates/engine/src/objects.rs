@@ -4,7 +4,6 @@ use std::ops::Range;
 use std::pin::Pin;
 
 use bytes::Bytes;
-use coffer_blob::FinishedBlob;
 use coffer_meta::records::{
     BlobOwner, BlobRef, BucketRecord, ChecksumKind, ObjectHeaders, ObjectRecord, StoredChecksum,
     decode, encode,
@@ -15,6 +14,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::conditions::{CopySourceConditions, EtagMatch};
 use crate::multipart::Consumed;
+use crate::pieces::{self, INLINE_MAX_SIZE, NewPiece};
 use crate::{Engine, EngineError, limits, now_ms};
 
 /// A request body as the front end hands it over. Its errors are kept
@@ -126,9 +126,17 @@ impl ByteRange {
 }
 
 pub(crate) struct Received {
-    pub blob: FinishedBlob,
+    pub new: NewPiece,
     pub digest: ObjectDigest,
     pub checksum: Option<StoredChecksum>,
+}
+
+/// Where a body is being received: memory for a small piece, a blob file
+/// otherwise. Both are bounded: the buffer by `INLINE_MAX_SIZE`, the file
+/// writer by one block.
+enum Sink {
+    Memory(bytes::BytesMut),
+    File(coffer_blob::BlobWriter),
 }
 
 fn body_error(e: Box<dyn std::error::Error + Send + Sync>) -> EngineError {
@@ -157,14 +165,30 @@ impl Engine {
         }
         let algorithm = declared.algorithm();
         let mut hasher = ObjectHasher::new(algorithm);
-        let mut writer = self.blobs().create().await?;
+        let mut sink = match expected_size {
+            Some(n) if n <= INLINE_MAX_SIZE => {
+                Sink::Memory(bytes::BytesMut::with_capacity(n as usize))
+            }
+            _ => Sink::File(self.blobs().create().await?),
+        };
+        let mut received = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(body_error)?;
             hasher.update(&chunk);
-            if writer.size() + chunk.len() as u64 > max_size {
+            received += chunk.len() as u64;
+            if received > max_size {
                 return Err(EngineError::EntityTooLarge);
             }
-            writer.write(&chunk).await?;
+            match &mut sink {
+                Sink::Memory(buf) => {
+                    if received > INLINE_MAX_SIZE {
+                        // More than announced: the check below refuses it.
+                        return Err(EngineError::IncompleteBody);
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                Sink::File(w) => w.write(&chunk).await?,
+            }
         }
         let digest = hasher.finish();
         if expected_size.is_some_and(|n| n != digest.size) {
@@ -201,9 +225,32 @@ impl Engine {
                 value,
                 kind: ChecksumKind::FullObject,
             });
-        let blob = writer.finish().await?;
+        let new = match sink {
+            Sink::Memory(buf) => {
+                let data = buf.freeze();
+                NewPiece {
+                    piece: BlobRef {
+                        id: hex::encode(rand::random::<[u8; 16]>()),
+                        size: data.len() as u64,
+                        inline_crc32c: Some(pieces::crc32c(&data)),
+                    },
+                    inline: Some(data),
+                }
+            }
+            Sink::File(w) => {
+                let blob = w.finish().await?;
+                NewPiece {
+                    piece: BlobRef {
+                        id: blob.id,
+                        size: blob.size,
+                        inline_crc32c: None,
+                    },
+                    inline: None,
+                }
+            }
+        };
         Ok(Received {
-            blob,
+            new,
             digest,
             checksum,
         })
@@ -242,16 +289,14 @@ impl Engine {
             headers: params.headers,
             user_metadata: params.user_metadata,
             checksum: received.checksum,
-            blobs: vec![BlobRef {
-                id: received.blob.id.clone(),
-                size: received.blob.size,
-            }],
+            blobs: vec![received.new.piece.clone()],
             parts: Vec::new(),
         };
         self.commit_object(
             bucket,
             key.as_str(),
             record,
+            Some(received.new),
             params.if_match,
             params.if_none_match,
         )
@@ -265,20 +310,31 @@ impl Engine {
         bucket: &str,
         key: &str,
         record: ObjectRecord,
+        new: Option<NewPiece>,
         if_match: Option<EtagMatch>,
         if_none_match: Option<EtagMatch>,
     ) -> Result<ObjectRecord, EngineError> {
-        self.commit_object_consuming(bucket, key, record, if_match, if_none_match, Vec::new())
-            .await
+        self.commit_object_consuming(
+            bucket,
+            key,
+            record,
+            new,
+            if_match,
+            if_none_match,
+            Vec::new(),
+        )
+        .await
     }
 
     /// [`Self::commit_object`] that also removes `consumed` rows (an upload
     /// and its parts) in the same transaction.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) async fn commit_object_consuming(
         &self,
         bucket: &str,
         key: &str,
         record: ObjectRecord,
+        new: Option<NewPiece>,
         if_match: Option<EtagMatch>,
         if_none_match: Option<EtagMatch>,
         consumed: Vec<Consumed>,
@@ -306,15 +362,23 @@ impl Engine {
                     }
                     tx.delete(c.table, &c.key)?;
                 }
+                let replaced = release_blobs(tx, old.as_ref())?;
                 tx.put(Table::Objects, &okey, &encode(&rec))?;
-                let owner = encode(&BlobOwner::Object {
+                let owner = BlobOwner::Object {
                     bucket: b.clone(),
                     key: k.clone(),
-                });
-                for id in rec.blob_ids() {
-                    tx.put(Table::Blobs, id.as_bytes(), &owner)?;
+                };
+                match &new {
+                    // A fresh piece from PutObject or CopyObject.
+                    Some(n) => pieces::store(tx, n, &owner)?,
+                    // Parts of a completed upload change hands.
+                    None => {
+                        for piece in &rec.blobs {
+                            pieces::adopt(tx, piece, &owner)?;
+                        }
+                    }
                 }
-                Ok(release_blobs(tx, old.as_ref())?)
+                Ok(replaced)
             })
             .await;
         match result {
@@ -326,7 +390,7 @@ impl Engine {
                 // Multipart blobs still belong to their upload; only a fresh
                 // blob of a single PUT or copy is ours to remove.
                 if record.parts.is_empty() {
-                    self.delete_blobs(record.blob_ids().map(str::to_owned).collect())
+                    self.delete_blobs(record.blob_file_ids().map(str::to_owned).collect())
                         .await;
                 }
                 Err(e)
@@ -382,7 +446,7 @@ impl Engine {
     /// Streams `range` of an object's data across its blobs, opening each
     /// blob only when the stream reaches it.
     pub fn read_object(&self, object: &ObjectRecord, range: Range<u64>) -> DataStream {
-        let mut pieces = Vec::new();
+        let mut wanted = Vec::new();
         let mut offset = 0u64;
         for b in &object.blobs {
             let (s, e) = (offset, offset + b.size);
@@ -390,20 +454,45 @@ impl Engine {
             let from = range.start.max(s);
             let to = range.end.min(e);
             if from < to {
-                pieces.push((b.clone(), from - s..to - s));
+                wanted.push((b.clone(), from - s..to - s));
             }
         }
-        let blobs = self.blobs().clone();
-        let stream = futures::stream::iter(pieces)
+        let engine = self.clone();
+        let stream = futures::stream::iter(wanted)
             .then(move |(b, r)| {
-                let blobs = blobs.clone();
-                async move {
-                    let s = blobs.read(&b.id, b.size, r).await?;
-                    Ok::<_, EngineError>(s.map_err(EngineError::from))
-                }
+                let engine = engine.clone();
+                async move { engine.open_piece(b, r).await }
             })
             .try_flatten();
         Box::pin(stream)
+    }
+
+    /// A stream of `range` of one piece, verified against its checksum.
+    async fn open_piece(
+        &self,
+        piece: BlobRef,
+        range: Range<u64>,
+    ) -> Result<DataStream, EngineError> {
+        let Some(crc) = piece.inline_crc32c else {
+            let s = self.blobs().read(&piece.id, piece.size, range).await?;
+            return Ok(Box::pin(s.map_err(EngineError::from)));
+        };
+        let id = piece.id.clone();
+        let data = self
+            .meta()
+            .read(move |tx| -> Result<_, MetaError> { tx.get(Table::Inline, id.as_bytes()) })
+            .await?
+            .ok_or_else(|| EngineError::Corrupt(format!("inline piece {} is missing", piece.id)))?;
+        if data.len() as u64 != piece.size || pieces::crc32c(&data) != crc {
+            tracing::error!(piece = %piece.id, "inline data fails its checksum");
+            return Err(EngineError::Corrupt(format!(
+                "inline piece {} fails its checksum",
+                piece.id
+            )));
+        }
+        let (from, to) = (range.start as usize, range.end as usize);
+        let chunk = Bytes::from(data).slice(from..to);
+        Ok(Box::pin(futures::stream::iter([Ok(chunk)])))
     }
 
     /// DeleteObject: idempotent; NoSuchBucket only when the bucket is gone.
@@ -493,10 +582,7 @@ impl Engine {
             headers,
             user_metadata,
             checksum: received.checksum,
-            blobs: vec![BlobRef {
-                id: received.blob.id.clone(),
-                size: received.blob.size,
-            }],
+            blobs: vec![received.new.piece.clone()],
             parts: Vec::new(),
         };
         let record = self
@@ -504,6 +590,7 @@ impl Engine {
                 dst_bucket,
                 dst_key.as_str(),
                 record,
+                Some(received.new),
                 replacement.if_match,
                 replacement.if_none_match,
             )
@@ -554,11 +641,8 @@ pub(crate) fn release_blobs(
     old: Option<&ObjectRecord>,
 ) -> Result<Vec<String>, MetaError> {
     let mut ids = Vec::new();
-    if let Some(old) = old {
-        for id in old.blob_ids() {
-            tx.delete(Table::Blobs, id.as_bytes())?;
-            ids.push(id.to_owned());
-        }
+    for piece in old.map(|o| o.blobs.as_slice()).unwrap_or_default() {
+        ids.extend(pieces::release(tx, piece)?);
     }
     Ok(ids)
 }

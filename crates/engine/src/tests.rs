@@ -42,16 +42,35 @@ fn body(data: &[u8]) -> BodyStream {
     Box::pin(futures::stream::iter(chunks))
 }
 
+/// A PUT as clients send it: with its length announced.
 async fn put(h: &Harness, bucket: &str, key: &str, data: &[u8]) -> ObjectRecord {
+    let mut p = PutParams::new(ObjectHeaders::default());
+    p.expected_size = Some(data.len() as u64);
     h.engine
-        .put_object(
-            bucket,
-            key,
-            PutParams::new(ObjectHeaders::default()),
-            body(data),
-        )
+        .put_object(bucket, key, p, body(data))
         .await
         .unwrap()
+}
+
+/// Data just too large to be stored inline.
+fn large(fill: u8) -> Vec<u8> {
+    vec![fill; INLINE_MAX_SIZE as usize + 1]
+}
+
+async fn blob_files(h: &Harness) -> Vec<String> {
+    let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    h.engine.blobs().list_older_than(later).await.unwrap()
+}
+
+async fn inline_rows(h: &Harness) -> usize {
+    h.engine
+        .meta()
+        .read(|tx| -> Result<_, coffer_meta::MetaError> {
+            tx.range(coffer_meta::Table::Inline, b"", None, 1000)
+        })
+        .await
+        .unwrap()
+        .len()
 }
 
 async fn get(h: &Harness, bucket: &str, key: &str) -> Vec<u8> {
@@ -103,31 +122,20 @@ async fn put_get_overwrite_delete() {
 async fn replaced_and_deleted_blobs_are_removed_from_disk() {
     let h = harness().await;
     h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
-    let first = put(&h, "bkt", "k", b"one").await;
-    put(&h, "bkt", "k", b"two").await;
-    let all = h
-        .engine
-        .blobs()
-        .list_older_than(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
-        .await
-        .unwrap();
+    let first = put(&h, "bkt", "k", &large(1)).await;
+    put(&h, "bkt", "k", &large(2)).await;
+    let all = blob_files(&h).await;
     assert_eq!(all.len(), 1);
     assert!(!all.contains(&first.blobs[0].id));
     h.engine.delete_object("bkt", "k").await.unwrap();
-    let all = h
-        .engine
-        .blobs()
-        .list_older_than(std::time::SystemTime::now() + std::time::Duration::from_secs(60))
-        .await
-        .unwrap();
-    assert!(all.is_empty());
+    assert!(blob_files(&h).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn orphaned_blobs_are_collected_and_referenced_ones_kept() {
     let h = harness().await;
     h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
-    let kept = put(&h, "bkt", "k", b"keep").await;
+    let kept = put(&h, "bkt", "k", &large(3)).await;
     let mut w = h.engine.blobs().create().await.unwrap();
     w.write(b"orphan").await.unwrap();
     let orphan = w.finish().await.unwrap();
@@ -431,6 +439,154 @@ async fn multipart_upload_complete_and_errors() {
             .is_empty(),
         "no blob outlives its upload or object"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_objects_live_inline_and_leave_nothing_behind() {
+    let h = harness().await;
+    h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
+    let small = vec![9u8; INLINE_MAX_SIZE as usize];
+    let rec = put(&h, "bkt", "small", &small).await;
+    assert!(rec.blobs[0].is_inline());
+    assert!(
+        blob_files(&h).await.is_empty(),
+        "no blob file for an inline object"
+    );
+    assert_eq!(inline_rows(&h).await, 1);
+    assert_eq!(get(&h, "bkt", "small").await, small);
+    let part: Vec<u8> = h
+        .engine
+        .read_object(&rec, 5..9)
+        .try_collect::<Vec<Bytes>>()
+        .await
+        .unwrap()
+        .concat();
+    assert_eq!(part, &small[5..9]);
+    // Overwriting with a large object releases the inline row, and back.
+    put(&h, "bkt", "small", &large(4)).await;
+    assert_eq!(inline_rows(&h).await, 0);
+    assert_eq!(blob_files(&h).await.len(), 1);
+    put(&h, "bkt", "small", b"tiny").await;
+    assert_eq!(inline_rows(&h).await, 1);
+    assert!(blob_files(&h).await.is_empty());
+    h.engine.delete_object("bkt", "small").await.unwrap();
+    assert_eq!(inline_rows(&h).await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn corrupt_inline_data_is_refused() {
+    let h = harness().await;
+    h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
+    let rec = put(&h, "bkt", "k", b"precious").await;
+    let id = rec.blobs[0].id.clone();
+    h.engine
+        .meta()
+        .write(move |tx| -> Result<(), coffer_meta::MetaError> {
+            tx.put(coffer_meta::Table::Inline, id.as_bytes(), b"preciouz")
+        })
+        .await
+        .unwrap();
+    let res: Result<Vec<Bytes>, EngineError> =
+        h.engine.read_object(&rec, 0..rec.size).try_collect().await;
+    assert!(matches!(res, Err(EngineError::Corrupt(_))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn multipart_with_small_parts_mixes_inline_and_file_pieces() {
+    let h = harness().await;
+    h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
+    let up = h
+        .engine
+        .create_multipart_upload("bkt", "mp", ObjectHeaders::default(), vec![], None)
+        .await
+        .unwrap();
+    let p1 = vec![1u8; limits::MIN_PART_SIZE as usize];
+    let p2 = b"small tail".to_vec();
+    let unused = b"replaced".to_vec();
+    let r1 = h
+        .engine
+        .upload_part(
+            "bkt",
+            "mp",
+            &up.upload_id,
+            1,
+            body(&p1),
+            Some(p1.len() as u64),
+            None,
+            DeclaredChecksum::None,
+        )
+        .await
+        .unwrap();
+    h.engine
+        .upload_part(
+            "bkt",
+            "mp",
+            &up.upload_id,
+            2,
+            body(&unused),
+            Some(unused.len() as u64),
+            None,
+            DeclaredChecksum::None,
+        )
+        .await
+        .unwrap();
+    let r2 = h
+        .engine
+        .upload_part(
+            "bkt",
+            "mp",
+            &up.upload_id,
+            2,
+            body(&p2),
+            Some(p2.len() as u64),
+            None,
+            DeclaredChecksum::None,
+        )
+        .await
+        .unwrap();
+    let r3 = h
+        .engine
+        .upload_part(
+            "bkt",
+            "mp",
+            &up.upload_id,
+            3,
+            body(b"never used"),
+            Some(10),
+            None,
+            DeclaredChecksum::None,
+        )
+        .await
+        .unwrap();
+    assert!(r2.blob.is_inline() && r3.blob.is_inline() && !r1.blob.is_inline());
+    assert_eq!(
+        inline_rows(&h).await,
+        2,
+        "the replaced part 2 released its row"
+    );
+    let cp = |n, e: &str| CompletedPart {
+        number: n,
+        etag: e.to_owned(),
+        checksum: None,
+    };
+    h.engine
+        .complete_multipart_upload(
+            "bkt",
+            "mp",
+            &up.upload_id,
+            vec![cp(1, &r1.etag), cp(2, &r2.etag)],
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(inline_rows(&h).await, 1, "the unused part 3 is released");
+    let mut whole = p1.clone();
+    whole.extend_from_slice(&p2);
+    assert_eq!(get(&h, "bkt", "mp").await, whole);
+    h.engine.delete_object("bkt", "mp").await.unwrap();
+    assert_eq!(inline_rows(&h).await, 0);
+    assert!(blob_files(&h).await.is_empty());
 }
 
 // ---- listing against a model ----

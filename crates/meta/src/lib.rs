@@ -37,16 +37,20 @@ pub enum Table {
     Blobs,
     /// server-wide settings: format version, accounts.
     System,
+    /// inline piece id -> the raw bytes of a small object or part, stored
+    /// here instead of in a blob file (see `BlobRef::inline_crc32c`).
+    Inline,
 }
 
 impl Table {
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Buckets,
         Self::Objects,
         Self::Uploads,
         Self::Parts,
         Self::Blobs,
         Self::System,
+        Self::Inline,
     ];
 
     pub fn name(self) -> &'static str {
@@ -57,6 +61,7 @@ impl Table {
             Self::Parts => "parts",
             Self::Blobs => "blobs",
             Self::System => "system",
+            Self::Inline => "inline",
         }
     }
 }

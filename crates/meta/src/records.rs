@@ -41,11 +41,23 @@ pub struct BucketRecord {
     pub region: String,
 }
 
-/// A reference to one stored blob holding a contiguous piece of an object.
+/// A reference to one contiguous piece of an object's data: a blob file, or
+/// for small pieces a row of `Table::Inline` committed in the same
+/// transaction as the record that references it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BlobRef {
     pub id: String,
     pub size: u64,
+    /// Set when the piece is stored inline: the CRC32C of its bytes,
+    /// verified whenever it is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_crc32c: Option<u32>,
+}
+
+impl BlobRef {
+    pub fn is_inline(&self) -> bool {
+        self.inline_crc32c.is_some()
+    }
 }
 
 /// One part of a multipart object, kept so that `partNumber=` reads and part
@@ -115,9 +127,12 @@ pub struct ObjectRecord {
 }
 
 impl ObjectRecord {
-    /// Every blob this record references.
-    pub fn blob_ids(&self) -> impl Iterator<Item = &str> {
-        self.blobs.iter().map(|b| b.id.as_str())
+    /// The blob files this record references (inline pieces have none).
+    pub fn blob_file_ids(&self) -> impl Iterator<Item = &str> {
+        self.blobs
+            .iter()
+            .filter(|b| !b.is_inline())
+            .map(|b| b.id.as_str())
     }
 }
 
