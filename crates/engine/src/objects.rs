@@ -136,7 +136,7 @@ pub(crate) struct Received {
 /// writer by one block.
 enum Sink {
     Memory(bytes::BytesMut),
-    File(coffer_blob::BlobWriter),
+    File(Box<coffer_blob::BlobWriter>),
 }
 
 fn body_error(e: Box<dyn std::error::Error + Send + Sync>) -> EngineError {
@@ -169,7 +169,7 @@ impl Engine {
             Some(n) if n <= INLINE_MAX_SIZE => {
                 Sink::Memory(bytes::BytesMut::with_capacity(n as usize))
             }
-            _ => Sink::File(self.blobs().create().await?),
+            _ => Sink::File(Box::new(self.blobs().create().await?)),
         };
         let mut received = 0u64;
         while let Some(chunk) = body.next().await {
