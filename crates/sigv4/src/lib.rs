@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 pub const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 pub const UNSIGNED_PAYLOAD: &str = "UNSIGNED-PAYLOAD";
 pub const STREAMING_PAYLOAD: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD";
+pub const STREAMING_PAYLOAD_TRAILER: &str = "STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER";
 
 /// SigV4's UriEncode: everything but unreserved characters is percent-encoded.
 const SIGV4_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -161,6 +162,21 @@ impl Signer<'_> {
             self.amz_date,
             self.scope(),
             sha256_hex(chunk)
+        );
+        hex::encode(hmac_sha256(&self.signing_key(), sts.as_bytes()))
+    }
+}
+
+impl Signer<'_> {
+    /// The signature of the trailing headers of an aws-chunked body, chained
+    /// from the final (empty) chunk's signature. `trailers` are `name:value`
+    /// lines, each ending in `\n`, as they are sent.
+    pub fn trailer_signature(&self, previous: &str, trailers: &str) -> String {
+        let sts = format!(
+            "AWS4-HMAC-SHA256-TRAILER\n{}\n{}\n{previous}\n{}",
+            self.amz_date,
+            self.scope(),
+            sha256_hex(trailers.as_bytes())
         );
         hex::encode(hmac_sha256(&self.signing_key(), sts.as_bytes()))
     }
