@@ -75,12 +75,33 @@ fn bounds<'k>(
     )
 }
 
+fn get_from(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    key: &[u8],
+) -> Result<Option<Vec<u8>>, MetaError> {
+    Ok(t.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+}
+
+fn range_from(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    start: &[u8],
+    end: Option<&[u8]>,
+    limit: usize,
+) -> Result<KvPairs, MetaError> {
+    if end.is_some_and(|e| e <= start) {
+        return Ok(Vec::new());
+    }
+    collect(
+        t.range::<&[u8]>(bounds(start, end)).map_err(backend)?,
+        limit,
+    )
+}
+
 struct Reader(redb::ReadTransaction);
 
 impl ReadTxn for Reader {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
-        let t = self.0.open_table(def(table)).map_err(backend)?;
-        Ok(t.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+        get_from(&self.0.open_table(def(table)).map_err(backend)?, key)
     }
 
     fn range(
@@ -90,12 +111,10 @@ impl ReadTxn for Reader {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<KvPairs, MetaError> {
-        if end.is_some_and(|e| e <= start) {
-            return Ok(Vec::new());
-        }
-        let t = self.0.open_table(def(table)).map_err(backend)?;
-        collect(
-            t.range::<&[u8]>(bounds(start, end)).map_err(backend)?,
+        range_from(
+            &self.0.open_table(def(table)).map_err(backend)?,
+            start,
+            end,
             limit,
         )
     }
@@ -105,8 +124,7 @@ struct Writer<'a>(&'a redb::WriteTransaction);
 
 impl ReadTxn for Writer<'_> {
     fn get(&self, table: Table, key: &[u8]) -> Result<Option<Vec<u8>>, MetaError> {
-        let t = self.0.open_table(def(table)).map_err(backend)?;
-        Ok(t.get(key).map_err(backend)?.map(|v| v.value().to_vec()))
+        get_from(&self.0.open_table(def(table)).map_err(backend)?, key)
     }
 
     fn range(
@@ -116,12 +134,10 @@ impl ReadTxn for Writer<'_> {
         end: Option<&[u8]>,
         limit: usize,
     ) -> Result<KvPairs, MetaError> {
-        if end.is_some_and(|e| e <= start) {
-            return Ok(Vec::new());
-        }
-        let t = self.0.open_table(def(table)).map_err(backend)?;
-        collect(
-            t.range::<&[u8]>(bounds(start, end)).map_err(backend)?,
+        range_from(
+            &self.0.open_table(def(table)).map_err(backend)?,
+            start,
+            end,
             limit,
         )
     }

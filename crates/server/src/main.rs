@@ -91,17 +91,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let addr = listener.local_addr()?;
     let endpoint = format!("http://{addr}");
     {
+        // The listening line comes last: whoever waits for it has then seen
+        // everything else this start prints.
         let mut out = std::io::stdout().lock();
+        if creds.generated {
+            credentials::print_welcome(&mut out, &creds.root, &endpoint, &args.region, &args.data)?;
+        }
+        writeln!(out, "  data directory: {}", args.data.display())?;
+        writeln!(out, "  region: {}", args.region)?;
         writeln!(
             out,
             "coffer {} listening on {endpoint}",
             env!("CARGO_PKG_VERSION")
         )?;
-        writeln!(out, "  data directory: {}", args.data.display())?;
-        writeln!(out, "  region: {}", args.region)?;
-        if creds.generated {
-            credentials::print_welcome(&mut out, &creds.root, &endpoint, &args.region, &args.data)?;
-        }
         out.flush()?;
     }
     tracing::info!(%endpoint, data = %args.data.display(), "coffer started");

@@ -1,15 +1,14 @@
 //! Multipart uploads.
 
 use coffer_engine::{
-    AccessRequest, ByteRange, ChecksumKind, CompletedPart as EngineCompletedPart,
-    CopySourceConditions, Engine, ReadConditions, UploadListParams,
+    ByteRange, ChecksumKind, CompletedPart as EngineCompletedPart, Engine, UploadListParams,
 };
 use coffer_types::ChecksumAlgorithm as Algo;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::convert::*;
-use super::objects::{copy_source, expected_size};
+use super::objects::{authorize_copy_source, copy_source, copy_source_conditions, expected_size};
 use crate::errors::to_s3_error;
 
 pub async fn create(
@@ -172,38 +171,16 @@ pub async fn upload_part_copy(
     engine: &Engine,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let p = principal(&req);
     let (src_bucket, src_key) = copy_source(&req.input.copy_source)?;
-    engine
-        .authorize(
-            &p,
-            AccessRequest {
-                operation: "GetObject",
-                bucket: Some(&src_bucket),
-                key: Some(&src_key),
-                has_version_id: false,
-            },
-        )
-        .await
-        .map_err(to_s3_error)?;
-    let conditions = CopySourceConditions(ReadConditions {
-        if_match: etag_match_header(
-            &req,
-            "x-amz-copy-source-if-match",
-            req.input.copy_source_if_match.as_ref(),
-        ),
-        if_none_match: etag_match_header(
-            &req,
-            "x-amz-copy-source-if-none-match",
-            req.input.copy_source_if_none_match.as_ref(),
-        ),
-        if_modified_since_ms: req.input.copy_source_if_modified_since.as_ref().map(ms_of),
-        if_unmodified_since_ms: req
-            .input
-            .copy_source_if_unmodified_since
-            .as_ref()
-            .map(ms_of),
-    });
+    authorize_copy_source(engine, &principal(&req), &src_bucket, &src_key).await?;
+    let i = &req.input;
+    let conditions = copy_source_conditions(
+        &req,
+        i.copy_source_if_match.as_ref(),
+        i.copy_source_if_none_match.as_ref(),
+        i.copy_source_if_modified_since.as_ref(),
+        i.copy_source_if_unmodified_since.as_ref(),
+    );
     let i = req.input;
     let number = part_number(i.part_number)?;
     let source = engine

@@ -131,69 +131,115 @@ fn checksum_mode_enabled(m: Option<&ChecksumMode>) -> bool {
     m.is_some_and(|m| m.as_str().eq_ignore_ascii_case("ENABLED"))
 }
 
+/// What GET and HEAD share: the object, the bytes the response covers, and
+/// the checksums it reports.
+struct ReadView {
+    rec: ObjectRecord,
+    range: std::ops::Range<u64>,
+    partial: bool,
+    checksums: ChecksumFields,
+}
+
+/// The GET/HEAD inputs that decide what is read.
+struct ReadInputs<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    conditions: ReadConditions,
+    range: Option<Range>,
+    part_number: Option<i32>,
+    checksum_mode: Option<&'a ChecksumMode>,
+}
+
+async fn prepare_read(engine: &Engine, i: ReadInputs<'_>) -> S3Result<ReadView> {
+    let rec = engine
+        .get_object(i.bucket, i.key)
+        .await
+        .map_err(to_s3_error)?;
+    i.conditions.check(&rec).map_err(to_s3_error)?;
+    let (range, partial) = plan(&rec, i.range, i.part_number).map_err(to_s3_error)?;
+    let whole = range.start == 0 && range.end == rec.size;
+    // S3 reports the object's checksum only for the whole object, or the
+    // part's checksum for a partNumber read.
+    let checksums = match (checksum_mode_enabled(i.checksum_mode), i.part_number) {
+        (false, _) => ChecksumFields::default(),
+        (true, Some(n)) if !rec.parts.is_empty() => part_checksum_fields(
+            rec.checksum.as_ref().map(|c| c.algorithm),
+            usize::try_from(n - 1)
+                .ok()
+                .and_then(|i| rec.parts.get(i))
+                .and_then(|p| p.checksum.as_ref()),
+        ),
+        (true, _) if whole => checksum_fields(rec.checksum.as_ref()),
+        (true, _) => ChecksumFields::default(),
+    };
+    Ok(ReadView {
+        rec,
+        range,
+        partial,
+        checksums,
+    })
+}
+
+/// GetObjectOutput and HeadObjectOutput carry the same object headers.
+macro_rules! object_output {
+    ($ty:ident, $view:expr, $part_number:expr, { $($extra:tt)* }) => {{
+        let v = $view;
+        let h = &v.rec.headers;
+        let c = v.checksums;
+        $ty {
+            accept_ranges: Some("bytes".into()),
+            cache_control: h.cache_control.clone(),
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_crc64nvme: c.crc64nvme,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            checksum_type: c.kind,
+            content_disposition: h.content_disposition.clone(),
+            content_encoding: h.content_encoding.clone(),
+            content_language: h.content_language.clone(),
+            content_length: Some(i64::try_from(v.range.end - v.range.start).unwrap_or(i64::MAX)),
+            content_range: v.partial.then(|| content_range(&v.range, v.rec.size)),
+            content_type: h.content_type.clone(),
+            e_tag: Some(etag(&v.rec.etag)),
+            expires: h.expires_ms.map(ts),
+            last_modified: Some(ts(v.rec.last_modified_ms)),
+            metadata: metadata_map(&v.rec.user_metadata),
+            parts_count: (!v.rec.parts.is_empty() && $part_number.is_some())
+                .then(|| i32::try_from(v.rec.parts.len()).unwrap_or(i32::MAX)),
+            $($extra)*
+            ..Default::default()
+        }
+    }};
+}
+
 pub async fn get_object(
     engine: &Engine,
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = &req.input;
-    let rec = engine
-        .get_object(&i.bucket, &i.key)
-        .await
-        .map_err(to_s3_error)?;
-    read_conditions(
-        &req,
-        i.if_match.as_ref(),
-        i.if_none_match.as_ref(),
-        i.if_modified_since.as_ref(),
-        i.if_unmodified_since.as_ref(),
-    )
-    .check(&rec)
-    .map_err(to_s3_error)?;
-    let (range, partial) = plan(&rec, i.range, i.part_number).map_err(to_s3_error)?;
-    let whole = range.start == 0 && range.end == rec.size;
-    let c = if checksum_mode_enabled(i.checksum_mode.as_ref()) && (whole || i.part_number.is_some())
-    {
-        match (i.part_number, rec.parts.is_empty()) {
-            (Some(n), false) => part_checksum_fields(
-                rec.checksum.as_ref().map(|c| c.algorithm),
-                rec.parts
-                    .get(usize::try_from(n - 1).unwrap_or(0))
-                    .and_then(|p| p.checksum.as_ref()),
+    let view = prepare_read(
+        engine,
+        ReadInputs {
+            bucket: &i.bucket,
+            key: &i.key,
+            conditions: read_conditions(
+                &req,
+                i.if_match.as_ref(),
+                i.if_none_match.as_ref(),
+                i.if_modified_since.as_ref(),
+                i.if_unmodified_since.as_ref(),
             ),
-            _ => checksum_fields(rec.checksum.as_ref()),
-        }
-    } else {
-        ChecksumFields::default()
-    };
-    let len = range.end - range.start;
-    let stream = engine.read_object(&rec, range.clone());
+            range: i.range,
+            part_number: i.part_number,
+            checksum_mode: i.checksum_mode.as_ref(),
+        },
+    )
+    .await?;
+    let stream = engine.read_object(&view.rec, view.range.clone());
     let body = StreamingBlob::wrap(stream.map_err(std::io::Error::other));
-    let h = &rec.headers;
-    let output = GetObjectOutput {
-        accept_ranges: Some("bytes".into()),
-        body: Some(body),
-        cache_control: h.cache_control.clone(),
-        checksum_crc32: c.crc32,
-        checksum_crc32c: c.crc32c,
-        checksum_crc64nvme: c.crc64nvme,
-        checksum_sha1: c.sha1,
-        checksum_sha256: c.sha256,
-        checksum_type: c.kind,
-        content_disposition: h.content_disposition.clone(),
-        content_encoding: h.content_encoding.clone(),
-        content_language: h.content_language.clone(),
-        content_length: Some(i64::try_from(len).unwrap_or(i64::MAX)),
-        content_range: partial.then(|| content_range(&range, rec.size)),
-        content_type: h.content_type.clone(),
-        e_tag: Some(etag(&rec.etag)),
-        expires: h.expires_ms.map(ts),
-        last_modified: Some(ts(rec.last_modified_ms)),
-        metadata: metadata_map(&rec.user_metadata),
-        parts_count: (!rec.parts.is_empty() && i.part_number.is_some())
-            .then(|| i32::try_from(rec.parts.len()).unwrap_or(i32::MAX)),
-        storage_class: None,
-        ..Default::default()
-    };
+    let partial = view.partial;
+    let output = object_output!(GetObjectOutput, view, i.part_number, { body: Some(body), });
     let mut resp = S3Response::new(output);
     if partial {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
@@ -206,62 +252,32 @@ pub async fn head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = &req.input;
-    let rec = engine
-        .get_object(&i.bucket, &i.key)
-        .await
-        .map_err(to_s3_error)?;
-    read_conditions(
-        &req,
-        i.if_match.as_ref(),
-        i.if_none_match.as_ref(),
-        i.if_modified_since.as_ref(),
-        i.if_unmodified_since.as_ref(),
-    )
-    .check(&rec)
-    .map_err(to_s3_error)?;
-    let (range, partial) = plan(&rec, i.range, i.part_number).map_err(to_s3_error)?;
-    let c = if checksum_mode_enabled(i.checksum_mode.as_ref()) {
-        match (i.part_number, rec.parts.is_empty()) {
-            (Some(n), false) => part_checksum_fields(
-                rec.checksum.as_ref().map(|c| c.algorithm),
-                rec.parts
-                    .get(usize::try_from(n - 1).unwrap_or(0))
-                    .and_then(|p| p.checksum.as_ref()),
+    let view = prepare_read(
+        engine,
+        ReadInputs {
+            bucket: &i.bucket,
+            key: &i.key,
+            conditions: read_conditions(
+                &req,
+                i.if_match.as_ref(),
+                i.if_none_match.as_ref(),
+                i.if_modified_since.as_ref(),
+                i.if_unmodified_since.as_ref(),
             ),
-            _ => checksum_fields(rec.checksum.as_ref()),
-        }
-    } else {
-        ChecksumFields::default()
-    };
-    let h = &rec.headers;
-    let output = HeadObjectOutput {
-        accept_ranges: Some("bytes".into()),
-        cache_control: h.cache_control.clone(),
-        checksum_crc32: c.crc32,
-        checksum_crc32c: c.crc32c,
-        checksum_crc64nvme: c.crc64nvme,
-        checksum_sha1: c.sha1,
-        checksum_sha256: c.sha256,
-        checksum_type: c.kind,
-        content_disposition: h.content_disposition.clone(),
-        content_encoding: h.content_encoding.clone(),
-        content_language: h.content_language.clone(),
-        content_length: Some(i64::try_from(range.end - range.start).unwrap_or(i64::MAX)),
-        content_range: partial.then(|| content_range(&range, rec.size)),
-        content_type: h.content_type.clone(),
-        e_tag: Some(etag(&rec.etag)),
-        expires: h.expires_ms.map(ts),
-        last_modified: Some(ts(rec.last_modified_ms)),
-        metadata: metadata_map(&rec.user_metadata),
-        parts_count: (!rec.parts.is_empty() && i.part_number.is_some())
-            .then(|| i32::try_from(rec.parts.len()).unwrap_or(i32::MAX)),
-        ..Default::default()
-    };
-    let mut resp = S3Response::new(output);
-    if partial {
-        resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
-    }
-    Ok(resp)
+            range: i.range,
+            part_number: i.part_number,
+            checksum_mode: i.checksum_mode.as_ref(),
+        },
+    )
+    .await?;
+    // The 206 for a ranged HEAD is set by the HTTP layer (s3s always
+    // answers HeadObject with 200).
+    Ok(S3Response::new(object_output!(
+        HeadObjectOutput,
+        view,
+        i.part_number,
+        {}
+    )))
 }
 
 pub async fn delete_object(
@@ -362,42 +378,56 @@ pub(super) fn copy_source(c: &CopySource) -> S3Result<(String, String)> {
     }
 }
 
+/// `x-amz-copy-source-if-*`, shared by CopyObject and UploadPartCopy.
+pub(super) fn copy_source_conditions<T>(
+    req: &S3Request<T>,
+    if_match: Option<&ETagCondition>,
+    if_none_match: Option<&ETagCondition>,
+    if_modified_since: Option<&Timestamp>,
+    if_unmodified_since: Option<&Timestamp>,
+) -> CopySourceConditions {
+    CopySourceConditions(ReadConditions {
+        if_match: etag_match_header(req, "x-amz-copy-source-if-match", if_match),
+        if_none_match: etag_match_header(req, "x-amz-copy-source-if-none-match", if_none_match),
+        if_modified_since_ms: if_modified_since.map(ms_of),
+        if_unmodified_since_ms: if_unmodified_since.map(ms_of),
+    })
+}
+
+/// Checks that the caller may read the copy source (`s3:GetObject`), in
+/// addition to the access check on the destination.
+pub(super) async fn authorize_copy_source(
+    engine: &Engine,
+    principal: &coffer_types::Principal,
+    bucket: &str,
+    key: &str,
+) -> S3Result<()> {
+    let access = AccessRequest {
+        operation: "GetObject",
+        bucket: Some(bucket),
+        key: Some(key),
+        has_version_id: false,
+    };
+    engine
+        .authorize(principal, access)
+        .await
+        .map_err(to_s3_error)
+}
+
 pub async fn copy_object(
     engine: &Engine,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
-    let p = principal(&req);
     let (src_bucket, src_key) = copy_source(&req.input.copy_source)?;
-    engine
-        .authorize(
-            &p,
-            AccessRequest {
-                operation: "GetObject",
-                bucket: Some(&src_bucket),
-                key: Some(&src_key),
-                has_version_id: false,
-            },
-        )
-        .await
-        .map_err(to_s3_error)?;
-    let conditions = CopySourceConditions(ReadConditions {
-        if_match: etag_match_header(
-            &req,
-            "x-amz-copy-source-if-match",
-            req.input.copy_source_if_match.as_ref(),
-        ),
-        if_none_match: etag_match_header(
-            &req,
-            "x-amz-copy-source-if-none-match",
-            req.input.copy_source_if_none_match.as_ref(),
-        ),
-        if_modified_since_ms: req.input.copy_source_if_modified_since.as_ref().map(ms_of),
-        if_unmodified_since_ms: req
-            .input
-            .copy_source_if_unmodified_since
-            .as_ref()
-            .map(ms_of),
-    });
+    authorize_copy_source(engine, &principal(&req), &src_bucket, &src_key).await?;
+    let i = &req.input;
+    let conditions = copy_source_conditions(
+        &req,
+        i.copy_source_if_match.as_ref(),
+        i.copy_source_if_none_match.as_ref(),
+        i.copy_source_if_modified_since.as_ref(),
+        i.copy_source_if_unmodified_since.as_ref(),
+    );
     let if_match = etag_match_header(&req, "if-match", None);
     let if_none_match = etag_match_header(&req, "if-none-match", None);
     let input = req.input;
