@@ -1,10 +1,13 @@
 //! The single authorization call every request makes, and the accounts it
 //! needs.
 
-use coffer_iam::{RequestContext, actions};
+use coffer_iam::{
+    AuthzRequest, Caller, ConditionContext, NamedPolicy, Policy, PolicyKind, PolicySizeLimit,
+    access_denied_message, actions, evaluate,
+};
 use coffer_meta::records::{AccountRecord, BucketRecord, decode, encode};
 use coffer_meta::{MetaError, MetaStore, Table, keys};
-use coffer_types::{AccountId, Principal};
+use coffer_types::{AccountId, Principal, PrincipalKind};
 
 use crate::{Engine, EngineError};
 
@@ -16,11 +19,8 @@ pub(crate) async fn ensure_root_account(meta: &MetaStore) -> Result<AccountRecor
         if let Some(v) = tx.get(Table::System, ROOT_ACCOUNT_KEY)? {
             return Ok(decode(&v)?);
         }
-        let digits: String = (0..12)
-            .map(|_| char::from(b'0' + rand::random_range(0..10u8)))
-            .collect();
         let account = AccountRecord {
-            id: digits,
+            id: new_account_id(),
             canonical_id: hex::encode(rand::random::<[u8; 32]>()),
             name: "root".into(),
         };
@@ -28,6 +28,13 @@ pub(crate) async fn ensure_root_account(meta: &MetaStore) -> Result<AccountRecor
         Ok(account)
     })
     .await
+}
+
+/// A random 12-digit account id.
+pub(crate) fn new_account_id() -> String {
+    (0..12)
+        .map(|_| char::from(b'0' + rand::random_range(0..10u8)))
+        .collect()
 }
 
 /// What a request asks to do, as the front end sees it.
@@ -38,11 +45,31 @@ pub struct AccessRequest<'a> {
     pub bucket: Option<&'a str>,
     pub key: Option<&'a str>,
     pub has_version_id: bool,
+    /// Condition keys the front end knows from the request (`aws:SourceIp`,
+    /// `s3:prefix`, ...).
+    pub conditions: &'a [(String, String)],
+}
+
+fn now_secs() -> i64 {
+    crate::now_ms().div_euclid(1000)
+}
+
+fn parse_stored(id: &str, text: &str, kind: PolicyKind) -> Option<Policy> {
+    match Policy::parse_for(text, kind) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            // Documents are validated when stored; one that no longer parses
+            // grants nothing (fail closed) and is reported.
+            tracing::error!(policy = id, error = %e, "stored policy does not parse");
+            None
+        }
+    }
 }
 
 impl Engine {
     /// Decides whether `principal` may make `request`; the one authorization
-    /// point for S3 operations.
+    /// point for S3 operations: identity policies, the bucket policy and
+    /// AWS's evaluation logic (coffer_iam::evaluate).
     pub async fn authorize(
         &self,
         principal: &Principal,
@@ -58,20 +85,132 @@ impl Engine {
             None => ("s3:*", actions::ResourceKind::Bucket),
         };
         let resource = actions::resource_arn(kind, request.bucket, request.key);
-        let owner = match (kind, request.bucket) {
+        let bucket = match (kind, request.bucket) {
             (actions::ResourceKind::Service, _) | (_, None) => None,
             _ if request.operation == "CreateBucket" => None,
-            (_, Some(b)) => self.bucket_record(b).await?.map(|r| AccountId(r.owner)),
+            (_, Some(b)) => self.bucket_record(b).await?,
         };
-        let context = RequestContext {
-            resource_owner: owner,
+        let mut context = ConditionContext::new();
+        for (k, v) in request.conditions {
+            context.insert(k, v.clone());
+        }
+        self.decide(principal, action, &resource, bucket.as_ref(), context)
+            .await
+    }
+
+    /// Decides an IAM API action (`iam:CreateUser` on a user ARN, ...) on the
+    /// caller's own account.
+    pub async fn authorize_iam(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+    ) -> Result<(), EngineError> {
+        self.decide(principal, action, resource, None, ConditionContext::new())
+            .await
+    }
+
+    async fn decide(
+        &self,
+        principal: &Principal,
+        action: &str,
+        resource: &str,
+        bucket: Option<&BucketRecord>,
+        request_keys: ConditionContext,
+    ) -> Result<(), EngineError> {
+        let mut caller = Caller::from(principal);
+        if let Some(a) = &principal.account {
+            caller = caller.with_canonical_id(&self.account(&a.0).await?.canonical_id);
+        }
+        let mut context = ConditionContext::for_caller(&caller).with_time(now_secs());
+        for (k, values) in request_keys.iter() {
+            context.set(k, values.iter().cloned());
+        }
+        let identity_docs = self.identity_policy_documents(principal).await?;
+        let identity: Vec<(String, Policy)> = identity_docs
+            .iter()
+            .filter_map(|(id, text)| {
+                parse_stored(id, text, PolicyKind::Identity).map(|p| (id.clone(), p))
+            })
+            .collect();
+        let named: Vec<NamedPolicy<'_>> = identity
+            .iter()
+            .map(|(id, policy)| NamedPolicy { id, policy })
+            .collect();
+        let bucket_policy = bucket
+            .and_then(|b| b.policy.as_deref())
+            .and_then(|text| parse_stored("bucket-policy", text, PolicyKind::Resource));
+        // IAM resources belong to the caller's account; buckets to theirs.
+        let owner = match bucket {
+            Some(b) => Some(b.owner.clone()),
+            None if action.starts_with("iam:") => principal.account.as_ref().map(|a| a.0.clone()),
+            None => None,
         };
-        match coffer_iam::authorize(principal, action, &resource, &context) {
+        let eval = evaluate(&AuthzRequest {
+            caller: &caller,
+            action,
+            resource,
+            resource_owner: owner.as_deref(),
+            context: &context,
+            identity_policies: &named,
+            resource_policy: bucket_policy.as_ref().map(|policy| NamedPolicy {
+                id: "bucket-policy",
+                policy,
+            }),
+        });
+        match eval.decision {
             coffer_iam::Decision::Allow => Ok(()),
-            decision => Err(EngineError::AccessDenied(coffer_iam::denial_message(
-                principal, action, &resource, decision,
+            _ => Err(EngineError::AccessDenied(access_denied_message(
+                &caller, action, resource, &eval,
             ))),
         }
+    }
+
+    /// The identity policies that apply to a principal, as (name, document).
+    async fn identity_policy_documents(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<(String, String)>, EngineError> {
+        match (&principal.kind, &principal.account) {
+            (PrincipalKind::User { name, .. }, Some(account)) => {
+                let u = self.get_user(&account.0, name).await?;
+                Ok(u.inline_policies)
+            }
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Checks an inline identity policy before it is stored: the grammar, and
+    /// IAM's quota for all of a user's inline policies together.
+    pub fn validate_user_inline_policy(
+        &self,
+        others: &[(String, String)],
+        name: &str,
+        document: &str,
+    ) -> Result<(), EngineError> {
+        let malformed = |e: coffer_iam::PolicyError| match e {
+            coffer_iam::PolicyError::TooLarge { .. } => EngineError::LimitExceeded(e.to_string()),
+            other => EngineError::MalformedPolicyDocument(other.to_string()),
+        };
+        Policy::parse_for(document, PolicyKind::Identity).map_err(malformed)?;
+        let all: String = others
+            .iter()
+            .filter(|(n, _)| n != name)
+            .map(|(_, d)| d.as_str())
+            .chain([document])
+            .collect();
+        PolicySizeLimit::UserInline.check(&all).map_err(malformed)
+    }
+
+    /// Checks a bucket policy before it is stored.
+    pub fn validate_bucket_policy(&self, document: &str) -> Result<(), EngineError> {
+        let malformed =
+            |e: coffer_iam::PolicyError| EngineError::MalformedPolicyDocument(e.to_string());
+        PolicySizeLimit::BucketPolicy
+            .check(document)
+            .map_err(malformed)?;
+        Policy::parse_for(document, PolicyKind::Resource).map_err(malformed)?;
+        Ok(())
     }
 
     /// The principal for a root access key of the first account.

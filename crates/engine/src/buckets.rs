@@ -66,6 +66,7 @@ impl Engine {
             owner: account.0,
             created_ms: now_ms(),
             region,
+            policy: None,
         };
         let rec = record.clone();
         self.meta()

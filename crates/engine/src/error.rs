@@ -34,6 +34,21 @@ pub enum EngineError {
     InvalidRequest(String),
     #[error("{0}")]
     MalformedXml(String),
+    // IAM errors, as the IAM API names them.
+    #[error("{0}")]
+    NoSuchEntity(String),
+    #[error("{0}")]
+    EntityAlreadyExists(String),
+    #[error("{0}")]
+    LimitExceeded(String),
+    #[error("{0}")]
+    DeleteConflict(String),
+    #[error("{0}")]
+    MalformedPolicyDocument(String),
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("The bucket policy does not exist")]
+    NoSuchBucketPolicy,
     #[error("{0}")]
     BadDigest(String),
     #[error("The Content-MD5 you specified is not valid.")]

@@ -16,6 +16,7 @@ mod buckets;
 mod conditions;
 mod error;
 mod gc;
+mod identity;
 mod list;
 mod multipart;
 mod objects;
@@ -26,10 +27,10 @@ use std::time::SystemTime;
 
 use coffer_blob::BlobStore;
 use coffer_meta::MetaStore;
-use coffer_meta::records::AccountRecord;
 
 pub use conditions::{CopySourceConditions, EtagMatch, ReadConditions};
 pub use error::EngineError;
+pub use identity::MAX_ACCESS_KEYS_PER_USER;
 pub use list::{ListPage, ListParams, list_page};
 pub use multipart::{CompletedPart, PartListing, UploadListParams, UploadListing};
 pub use objects::{
@@ -37,8 +38,8 @@ pub use objects::{
 };
 
 pub use coffer_meta::records::{
-    BucketRecord, ChecksumKind, ObjectHeaders, ObjectPart, ObjectRecord, PartRecord,
-    StoredChecksum, UploadRecord,
+    AccessKeyRecord, AccountRecord, BucketRecord, ChecksumKind, ObjectHeaders, ObjectPart,
+    ObjectRecord, PartRecord, StoredChecksum, UploadRecord, UserRecord,
 };
 
 pub use pieces::INLINE_MAX_SIZE;

@@ -12,19 +12,40 @@ use crate::RootCredentials;
 use crate::errors::to_s3_error;
 
 pub(crate) struct Auth {
+    pub engine: Engine,
     pub root: RootCredentials,
+}
+
+/// The secret and principal behind an access key: the configured root key of
+/// the first account, or a key stored by the engine (other accounts' roots,
+/// IAM users). Inactive and unknown keys resolve to nothing.
+pub(crate) async fn resolve(
+    engine: &Engine,
+    root: &RootCredentials,
+    access_key: &str,
+) -> S3Result<Option<(String, Principal)>> {
+    if access_key == root.access_key {
+        return Ok(Some((
+            root.secret_key.clone(),
+            engine.root_principal(access_key),
+        )));
+    }
+    engine
+        .resolve_access_key(access_key)
+        .await
+        .map_err(to_s3_error)
 }
 
 #[async_trait::async_trait]
 impl S3Auth for Auth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        if access_key == self.root.access_key {
-            return Ok(SecretKey::from(self.root.secret_key.as_str()));
+        match resolve(&self.engine, &self.root, access_key).await? {
+            Some((secret, _)) => Ok(SecretKey::from(secret)),
+            None => Err(s3_error!(
+                InvalidAccessKeyId,
+                "The AWS Access Key Id you provided does not exist in our records."
+            )),
         }
-        Err(s3_error!(
-            InvalidAccessKeyId,
-            "The AWS Access Key Id you provided does not exist in our records."
-        ))
     }
 }
 
@@ -38,10 +59,15 @@ pub(crate) struct Access {
 }
 
 impl Access {
-    fn principal(&self, access_key: Option<&str>) -> Principal {
-        match access_key {
-            Some(k) if k == self.root.access_key => self.engine.root_principal(k),
-            _ => Principal::anonymous(),
+    /// Authentication already proved the key (s3s checked the signature
+    /// with its secret), so the principal is whoever owns it.
+    async fn principal(&self, access_key: Option<&str>) -> S3Result<Principal> {
+        let Some(k) = access_key else {
+            return Ok(Principal::anonymous());
+        };
+        match resolve(&self.engine, &self.root, k).await? {
+            Some((_, p)) => Ok(p),
+            None => Err(s3_error!(InvalidAccessKeyId)),
         }
     }
 }
@@ -49,7 +75,9 @@ impl Access {
 #[async_trait::async_trait]
 impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        let principal = self.principal(cx.credentials().map(|c| c.access_key.as_str()));
+        let principal = self
+            .principal(cx.credentials().map(|c| c.access_key.as_str()))
+            .await?;
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
@@ -60,6 +88,8 @@ impl S3Access for Access {
             .query()
             .is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
         let operation = cx.s3_op().name().to_owned();
+        let peer = cx.extensions_mut().get::<PeerAddr>().map(|p| p.0);
+        let conditions = RequestConditions(request_conditions(cx.uri(), cx.headers(), peer));
         if let Some(slot) = cx.extensions_mut().get::<PrincipalSlot>()
             && let Ok(mut g) = slot.0.lock()
         {
@@ -73,11 +103,86 @@ impl S3Access for Access {
                     bucket: bucket.as_deref(),
                     key: key.as_deref(),
                     has_version_id,
+                    conditions: &conditions.0,
                 },
             )
             .await
             .map_err(to_s3_error)?;
         cx.extensions_mut().insert(principal);
+        cx.extensions_mut().insert(conditions);
         Ok(())
     }
+}
+
+/// The client's address, put in each request's extensions by the HTTP layer.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PeerAddr(pub std::net::SocketAddr);
+
+/// The condition keys of a request, kept in its extensions for the checks
+/// operations make themselves (copy sources, keys of a DeleteObjects).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct RequestConditions(pub Vec<(String, String)>);
+
+/// The condition keys AWS derives from an S3 request itself (the principal's
+/// keys are added by the engine).
+pub(crate) fn request_conditions(
+    uri: &http::Uri,
+    headers: &http::HeaderMap,
+    peer: Option<std::net::SocketAddr>,
+) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    if let Some(p) = peer {
+        out.push(("aws:SourceIp".into(), p.ip().to_canonical().to_string()));
+    }
+    // TLS is not served yet, so no request arrives over a secure transport.
+    out.push(("aws:SecureTransport".into(), "false".into()));
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    for (key, name) in [
+        ("aws:UserAgent", "user-agent"),
+        ("aws:Referer", "referer"),
+        ("s3:x-amz-acl", "x-amz-acl"),
+        ("s3:x-amz-content-sha256", "x-amz-content-sha256"),
+        (
+            "s3:x-amz-server-side-encryption",
+            "x-amz-server-side-encryption",
+        ),
+        ("s3:x-amz-storage-class", "x-amz-storage-class"),
+        ("s3:x-amz-metadata-directive", "x-amz-metadata-directive"),
+        ("s3:x-amz-copy-source", "x-amz-copy-source"),
+    ] {
+        if let Some(v) = header(name) {
+            out.push((key.into(), v.to_owned()));
+        }
+    }
+    let query: Vec<(String, String)> = uri
+        .query()
+        .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
+        .unwrap_or_default();
+    for (key, param) in [
+        ("s3:prefix", "prefix"),
+        ("s3:delimiter", "delimiter"),
+        ("s3:max-keys", "max-keys"),
+        ("s3:VersionId", "versionId"),
+    ] {
+        if let Some((_, v)) = query.iter().find(|(k, _)| k == param) {
+            out.push((key.into(), v.clone()));
+        }
+    }
+    let authorization = header("authorization").unwrap_or_default();
+    let (version, auth_type) = if authorization.starts_with("AWS4-HMAC-SHA256") {
+        (Some("AWS4-HMAC-SHA256"), Some("REST-HEADER"))
+    } else if authorization.starts_with("AWS ") {
+        (Some("AWS"), Some("REST-HEADER"))
+    } else if query.iter().any(|(k, _)| k == "X-Amz-Signature") {
+        (Some("AWS4-HMAC-SHA256"), Some("REST-QUERY-STRING"))
+    } else if query.iter().any(|(k, _)| k == "Signature") {
+        (Some("AWS"), Some("REST-QUERY-STRING"))
+    } else {
+        (None, None)
+    };
+    if let (Some(v), Some(t)) = (version, auth_type) {
+        out.push(("s3:signatureversion".into(), v.into()));
+        out.push(("s3:authType".into(), t.into()));
+    }
+    out
 }

@@ -34,12 +34,28 @@ pub struct ServeOptions {
 
 /// Serves until `shutdown` resolves, then stops accepting and lets
 /// in-flight requests finish for at most `shutdown_grace`.
+/// What every connection shares.
+#[derive(Clone)]
+struct Shared {
+    s3: s3s::service::S3Service,
+    engine: Engine,
+    root: RootCredentials,
+}
+
 pub async fn serve(
     listener: TcpListener,
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), String> {
-    let s3 = crate::s3_service(options.engine, options.root, options.domain.as_deref())?;
+    let shared = Shared {
+        s3: crate::s3_service(
+            options.engine.clone(),
+            options.root.clone(),
+            options.domain.as_deref(),
+        )?,
+        engine: options.engine,
+        root: options.root,
+    };
     let graceful = GracefulShutdown::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
@@ -57,8 +73,8 @@ pub async fn serve(
                 // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs
                 // hold small responses back by ~40 ms.
                 let _ = stream.set_nodelay(true);
-                let s3 = s3.clone();
-                let svc = hyper::service::service_fn(move |req| handle(s3.clone(), req, peer));
+                let shared = shared.clone();
+                let svc = hyper::service::service_fn(move |req| handle(shared.clone(), req, peer));
                 let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
                 let conn = graceful.watch(conn);
                 tokio::spawn(async move {
@@ -86,7 +102,7 @@ fn new_request_id() -> String {
 }
 
 async fn handle(
-    s3: s3s::service::S3Service,
+    shared: Shared,
     req: Request<Incoming>,
     peer: SocketAddr,
 ) -> Result<Response<Body>, std::convert::Infallible> {
@@ -100,12 +116,15 @@ async fn handle(
         Response::new(Body::from(Bytes::from_static(b"ok\n")))
     } else if let Some(refusal) = check_presigned_expiry(req.uri()) {
         refusal
+    } else if is_query_api(&req) {
+        call_query_api(&shared, req, &request_id, &slot).await
     } else if is_sigv2_bucket_request(&req) {
-        call_sigv2_bucket_request(&s3, req, &slot).await
+        call_sigv2_bucket_request(&shared.s3, req, &slot, peer).await
     } else {
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(slot.clone());
-        call_s3(&s3, Request::from_parts(parts, Body::from(body))).await
+        parts.extensions.insert(crate::access::PeerAddr(peer));
+        call_s3(&shared.s3, Request::from_parts(parts, Body::from(body))).await
     };
     // s3s always answers HeadObject with 200; a ranged HEAD is partial.
     if method == http::Method::HEAD
@@ -148,6 +167,46 @@ async fn handle(
     Ok(response)
 }
 
+/// IAM (and later STS) Query API requests: `POST /` signed for the `iam`
+/// service. s3s would refuse their credential scope, so they are routed
+/// before it.
+fn is_query_api(req: &Request<Incoming>) -> bool {
+    req.uri().path() == "/"
+        && matches!(*req.method(), http::Method::POST | http::Method::GET)
+        && crate::query_auth::scope_service(req.headers()).is_some_and(|s| s == "iam")
+}
+
+async fn call_query_api(
+    shared: &Shared,
+    req: Request<Incoming>,
+    request_id: &str,
+    slot: &PrincipalSlot,
+) -> Response<Body> {
+    let (parts, body) = req.into_parts();
+    let body = match http_body_util::Limited::new(body, crate::iam_api::MAX_QUERY_BODY)
+        .collect()
+        .await
+    {
+        Ok(b) => b.to_bytes(),
+        Err(_) => {
+            return xml_error(
+                StatusCode::BAD_REQUEST,
+                "RequestEntityTooLarge",
+                "Request body too large.",
+            );
+        }
+    };
+    crate::iam_api::handle(
+        &shared.engine,
+        &shared.root,
+        &parts,
+        &body,
+        request_id,
+        slot,
+    )
+    .await
+}
+
 async fn call_s3(s3: &s3s::service::S3Service, req: Request<Body>) -> Response<Body> {
     match s3.call(req).await {
         Ok(r) => r,
@@ -180,6 +239,7 @@ async fn call_sigv2_bucket_request(
     s3: &s3s::service::S3Service,
     req: Request<Incoming>,
     slot: &PrincipalSlot,
+    peer: SocketAddr,
 ) -> Response<Body> {
     const MAX_BUCKET_BODY: usize = 20 * 1024 * 1024;
     let (parts, body) = req.into_parts();
@@ -206,6 +266,7 @@ async fn call_sigv2_bucket_request(
         }
         let mut r = b.body(Body::from(body.clone())).unwrap_or_default();
         r.extensions_mut().insert(slot.clone());
+        r.extensions_mut().insert(crate::access::PeerAddr(peer));
         r
     };
     let first = call_s3(s3, build(parts.uri.clone())).await;

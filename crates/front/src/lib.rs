@@ -12,6 +12,8 @@ mod access;
 mod errors;
 mod host;
 mod http_server;
+mod iam_api;
+mod query_auth;
 mod s3;
 
 pub use http_server::{ServeOptions, serve};
@@ -42,7 +44,10 @@ pub(crate) fn s3_service(
     domain: Option<&str>,
 ) -> Result<s3s::service::S3Service, String> {
     let mut b = S3ServiceBuilder::new(s3::CofferS3::new(engine.clone()));
-    b.set_auth(access::Auth { root: root.clone() });
+    b.set_auth(access::Auth {
+        engine: engine.clone(),
+        root: root.clone(),
+    });
     b.set_access(access::Access { engine, root });
     if let Some(d) = domain {
         b.set_host(host::DomainHost::new(d)?);

@@ -57,6 +57,21 @@ impl Pattern {
         &self.tokens
     }
 
+    /// Splits at literal `sep` characters into at most `n` pieces, the last
+    /// keeping any further separators (as an ARN's resource part keeps its
+    /// colons).
+    pub fn splitn(&self, n: usize, sep: char) -> Vec<Pattern> {
+        let mut out = vec![Pattern::default()];
+        for tok in &self.tokens {
+            if *tok == Token::Char(sep) && out.len() < n {
+                out.push(Pattern::default());
+            } else if let Some(last) = out.last_mut() {
+                last.tokens.push(tok.clone());
+            }
+        }
+        out
+    }
+
     /// Whether the pattern matches the whole of `text`.
     ///
     /// Linear scan with backtracking to the most recent `*` only: a later

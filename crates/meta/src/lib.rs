@@ -40,10 +40,17 @@ pub enum Table {
     /// inline piece id -> the raw bytes of a small object or part, stored
     /// here instead of in a blob file (see `BlobRef::inline_crc32c`).
     Inline,
+    /// account id -> [`records::AccountRecord`]
+    Accounts,
+    /// access key id -> [`records::AccessKeyRecord`]
+    AccessKeys,
+    /// account id NUL lowercase user name -> [`records::UserRecord`]
+    /// (IAM user names are unique case-insensitively within an account)
+    Users,
 }
 
 impl Table {
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 10] = [
         Self::Buckets,
         Self::Objects,
         Self::Uploads,
@@ -51,6 +58,9 @@ impl Table {
         Self::Blobs,
         Self::System,
         Self::Inline,
+        Self::Accounts,
+        Self::AccessKeys,
+        Self::Users,
     ];
 
     pub fn name(self) -> &'static str {
@@ -62,6 +72,9 @@ impl Table {
             Self::Blobs => "blobs",
             Self::System => "system",
             Self::Inline => "inline",
+            Self::Accounts => "accounts",
+            Self::AccessKeys => "access_keys",
+            Self::Users => "users",
         }
     }
 }

@@ -39,6 +39,9 @@ pub struct BucketRecord {
     pub created_ms: i64,
     /// The LocationConstraint the bucket was created with (its region).
     pub region: String,
+    /// The bucket policy document, as the owner put it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
 }
 
 /// A reference to one contiguous piece of an object's data: a blob file, or
@@ -170,6 +173,37 @@ pub struct AccountRecord {
     pub name: String,
 }
 
+/// An access key: the root user's of an account, or an IAM user's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessKeyRecord {
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub account_id: String,
+    /// The IAM user the key belongs to; `None` for the account's root user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    pub active: bool,
+    pub created_ms: i64,
+}
+
+/// An IAM user and everything attached to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserRecord {
+    pub name: String,
+    pub path: String,
+    /// `AIDA...`: stable across renames, the `aws:userid` of the user.
+    pub user_id: String,
+    pub created_ms: i64,
+    /// Inline policies by name, as documents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inline_policies: Vec<(String, String)>,
+    /// The user's access key ids (at most two).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub access_keys: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+}
+
 /// Who references a blob.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum BlobOwner {
@@ -188,6 +222,7 @@ mod tests {
             owner: "123456789012".into(),
             created_ms: 5,
             region: "us-east-1".into(),
+            policy: None,
         };
         let enc = encode(&b);
         assert_eq!(enc[0], RECORD_V1);

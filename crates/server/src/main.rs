@@ -1,6 +1,7 @@
 //! The `coffer` binary: configuration, wiring of the concrete backends, and
 //! subcommands. Only this crate names concrete backends.
 
+mod admin;
 mod credentials;
 
 use std::io::Write as _;
@@ -29,6 +30,8 @@ struct Cli {
 enum Command {
     /// Run the S3 server on an embedded metadata store and a local data directory.
     Serve(ServeArgs),
+    /// Administer a running server through its APIs (accounts, ...).
+    Admin(admin::AdminArgs),
 }
 
 #[derive(Args)]
@@ -64,11 +67,14 @@ fn main() -> anyhow::Result<()> {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,s3s=off")),
         )
         .init();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
     match cli.command {
-        Command::Serve(args) => runtime.block_on(serve(args)),
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(serve(args))
+        }
+        Command::Admin(args) => admin::run(args),
     }
 }
 

@@ -10,6 +10,14 @@ pub struct AccountId(pub String);
 pub enum PrincipalKind {
     /// The root user of an account: all-powerful within it.
     Root,
+    /// An IAM user of an account: may do what its policies allow.
+    User {
+        name: String,
+        /// `/` or `/division/team/`.
+        path: String,
+        /// The stable `AIDA...` id (`aws:userid`).
+        user_id: String,
+    },
     /// No credentials at all.
     Anonymous,
 }
@@ -42,10 +50,31 @@ impl Principal {
         }
     }
 
+    pub fn user(
+        account: AccountId,
+        access_key: String,
+        name: String,
+        path: String,
+        user_id: String,
+    ) -> Self {
+        Self {
+            kind: PrincipalKind::User {
+                name,
+                path,
+                user_id,
+            },
+            account: Some(account),
+            access_key: Some(access_key),
+        }
+    }
+
     /// The ARN AWS would name this principal by.
     pub fn arn(&self) -> String {
         match (&self.kind, &self.account) {
             (PrincipalKind::Root, Some(a)) => format!("arn:aws:iam::{}:root", a.0),
+            (PrincipalKind::User { name, path, .. }, Some(a)) => {
+                format!("arn:aws:iam::{}:user{path}{name}", a.0)
+            }
             _ => "anonymous".to_owned(),
         }
     }

@@ -4,7 +4,7 @@ use coffer_engine::Engine;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::convert::{owner, principal, ts};
+use super::convert::{bucket_owner, owner, principal, ts};
 use crate::errors::to_s3_error;
 
 pub async fn list_buckets(
@@ -30,7 +30,10 @@ pub async fn list_buckets(
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
         continuation_token: None,
-        owner: Some(owner(engine)),
+        owner: match p.account.as_ref() {
+            Some(a) => Some(owner(engine, &a.0).await?),
+            None => None,
+        },
         prefix: req.input.prefix,
     }))
 }
@@ -109,8 +112,7 @@ pub async fn get_bucket_versioning(
     Ok(S3Response::new(GetBucketVersioningOutput::default()))
 }
 
-fn owner_full_control(engine: &Engine) -> Vec<Grant> {
-    let o = owner(engine);
+fn owner_full_control(o: Owner) -> Vec<Grant> {
     vec![Grant {
         grantee: Some(Grantee {
             display_name: o.display_name,
@@ -129,13 +131,10 @@ pub async fn get_bucket_acl(
     engine: &Engine,
     req: S3Request<GetBucketAclInput>,
 ) -> S3Result<S3Response<GetBucketAclOutput>> {
-    engine
-        .head_bucket(&req.input.bucket)
-        .await
-        .map_err(to_s3_error)?;
+    let o = bucket_owner(engine, &req.input.bucket).await?;
     Ok(S3Response::new(GetBucketAclOutput {
-        grants: Some(owner_full_control(engine)),
-        owner: Some(owner(engine)),
+        grants: Some(owner_full_control(o.clone())),
+        owner: Some(o),
     }))
 }
 
@@ -147,9 +146,10 @@ pub async fn get_object_acl(
         .get_object(&req.input.bucket, &req.input.key)
         .await
         .map_err(to_s3_error)?;
+    let o = bucket_owner(engine, &req.input.bucket).await?;
     Ok(S3Response::new(GetObjectAclOutput {
-        grants: Some(owner_full_control(engine)),
-        owner: Some(owner(engine)),
+        grants: Some(owner_full_control(o.clone())),
+        owner: Some(o),
         request_charged: None,
     }))
 }
@@ -165,4 +165,53 @@ pub async fn no_configuration<T>(
     let mut e = S3Error::with_message(code, "The bucket has no such configuration");
     e.set_status_code(http::StatusCode::NOT_FOUND);
     Err(e)
+}
+
+pub async fn get_bucket_policy(
+    engine: &Engine,
+    req: S3Request<GetBucketPolicyInput>,
+) -> S3Result<S3Response<GetBucketPolicyOutput>> {
+    let b = engine
+        .head_bucket(&req.input.bucket)
+        .await
+        .map_err(to_s3_error)?;
+    match b.policy {
+        Some(policy) => Ok(S3Response::new(GetBucketPolicyOutput {
+            policy: Some(policy),
+        })),
+        None => Err(to_s3_error(coffer_engine::EngineError::NoSuchBucketPolicy)),
+    }
+}
+
+pub async fn put_bucket_policy(
+    engine: &Engine,
+    req: S3Request<PutBucketPolicyInput>,
+) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+    let i = req.input;
+    engine.head_bucket(&i.bucket).await.map_err(to_s3_error)?;
+    engine
+        .validate_bucket_policy(&i.policy)
+        .map_err(to_s3_error)?;
+    engine
+        .set_bucket_policy(&i.bucket, Some(i.policy))
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::with_status(
+        PutBucketPolicyOutput {},
+        http::StatusCode::NO_CONTENT,
+    ))
+}
+
+pub async fn delete_bucket_policy(
+    engine: &Engine,
+    req: S3Request<DeleteBucketPolicyInput>,
+) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+    engine
+        .set_bucket_policy(&req.input.bucket, None)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::with_status(
+        DeleteBucketPolicyOutput {},
+        http::StatusCode::NO_CONTENT,
+    ))
 }

@@ -45,12 +45,33 @@ pub fn etag_match_header<T>(
     }
 }
 
-pub fn owner(engine: &Engine) -> Owner {
-    let a = engine.root_account();
-    Owner {
-        display_name: Some(a.name.clone()),
-        id: Some(a.canonical_id.clone()),
-    }
+/// The S3 Owner (canonical id and display name) of an account.
+pub async fn owner(engine: &Engine, account_id: &str) -> Result<Owner, S3Error> {
+    let a = engine
+        .account(account_id)
+        .await
+        .map_err(crate::errors::to_s3_error)?;
+    Ok(Owner {
+        display_name: Some(a.name),
+        id: Some(a.canonical_id),
+    })
+}
+
+/// The owner of a bucket's account.
+pub async fn bucket_owner(engine: &Engine, bucket: &str) -> Result<Owner, S3Error> {
+    let b = engine
+        .head_bucket(bucket)
+        .await
+        .map_err(crate::errors::to_s3_error)?;
+    owner(engine, &b.owner).await
+}
+
+/// The condition keys the access check derived from the request.
+pub fn request_conditions<T>(req: &S3Request<T>) -> Vec<(String, String)> {
+    req.extensions
+        .get::<crate::access::RequestConditions>()
+        .map(|c| c.0.clone())
+        .unwrap_or_default()
 }
 
 pub fn principal<T>(req: &S3Request<T>) -> Principal {

@@ -36,7 +36,7 @@ pub async fn list_objects(
         )
         .await
         .map_err(to_s3_error)?;
-    let owner = Some(owner(engine));
+    let owner = Some(bucket_owner(engine, &i.bucket).await?);
     let has_delimiter = i.delimiter.as_deref().is_some_and(|d| !d.is_empty());
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(i.bucket),
@@ -99,7 +99,10 @@ pub async fn list_objects_v2(
         )
         .await
         .map_err(to_s3_error)?;
-    let owner = i.fetch_owner.unwrap_or(false).then(|| owner(engine));
+    let owner = match i.fetch_owner {
+        Some(true) => Some(bucket_owner(engine, &i.bucket).await?),
+        _ => None,
+    };
     let key_count = page.objects.len() + page.common_prefixes.len();
     Ok(S3Response::new(ListObjectsV2Output {
         name: Some(i.bucket),
@@ -147,7 +150,7 @@ pub async fn list_object_versions(
         )
         .await
         .map_err(to_s3_error)?;
-    let owner = Some(owner(engine));
+    let owner = Some(bucket_owner(engine, &i.bucket).await?);
     let versions = page
         .objects
         .into_iter()

@@ -83,12 +83,21 @@ impl S3 for CofferS3 {
         &self,
         req: S3Request<GetBucketPolicyInput>,
     ) -> S3Result<S3Response<GetBucketPolicyOutput>> {
-        buckets::no_configuration(
-            &self.engine,
-            &req.input.bucket,
-            s3s::S3ErrorCode::NoSuchBucketPolicy,
-        )
-        .await
+        buckets::get_bucket_policy(&self.engine, req).await
+    }
+
+    async fn put_bucket_policy(
+        &self,
+        req: S3Request<PutBucketPolicyInput>,
+    ) -> S3Result<S3Response<PutBucketPolicyOutput>> {
+        buckets::put_bucket_policy(&self.engine, req).await
+    }
+
+    async fn delete_bucket_policy(
+        &self,
+        req: S3Request<DeleteBucketPolicyInput>,
+    ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
+        buckets::delete_bucket_policy(&self.engine, req).await
     }
 
     async fn get_bucket_cors(

@@ -172,7 +172,7 @@ pub async fn upload_part_copy(
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
     let (src_bucket, src_key) = copy_source(&req.input.copy_source)?;
-    authorize_copy_source(engine, &principal(&req), &src_bucket, &src_key).await?;
+    authorize_copy_source(engine, &req, &src_bucket, &src_key).await?;
     let i = &req.input;
     let conditions = copy_source_conditions(
         &req,
@@ -305,7 +305,7 @@ pub async fn list_parts(
             }
         })
         .collect();
-    let o = owner(engine);
+    let o = bucket_owner(engine, &i.bucket).await?;
     Ok(S3Response::new(ListPartsOutput {
         bucket: Some(i.bucket),
         key: Some(i.key),
@@ -347,7 +347,7 @@ pub async fn list_uploads(
         )
         .await
         .map_err(to_s3_error)?;
-    let o = owner(engine);
+    let o = bucket_owner(engine, &i.bucket).await?;
     let uploads = listing
         .uploads
         .into_iter()

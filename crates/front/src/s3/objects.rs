@@ -300,6 +300,7 @@ pub async fn delete_objects(
 ) -> S3Result<S3Response<DeleteObjectsOutput>> {
     const MAX_KEYS_PER_DELETE: usize = 1000;
     let p = principal(&req);
+    let conditions = request_conditions(&req);
     let input = req.input;
     if input.delete.objects.len() > MAX_KEYS_PER_DELETE {
         return Err(S3Error::with_message(
@@ -320,6 +321,7 @@ pub async fn delete_objects(
             bucket: Some(&input.bucket),
             key: Some(&o.key),
             has_version_id: o.version_id.is_some(),
+            conditions: &conditions,
         };
         let result = match engine.authorize(&p, access).await {
             Ok(()) => engine
@@ -396,20 +398,22 @@ pub(super) fn copy_source_conditions<T>(
 
 /// Checks that the caller may read the copy source (`s3:GetObject`), in
 /// addition to the access check on the destination.
-pub(super) async fn authorize_copy_source(
+pub(super) async fn authorize_copy_source<T>(
     engine: &Engine,
-    principal: &coffer_types::Principal,
+    req: &S3Request<T>,
     bucket: &str,
     key: &str,
 ) -> S3Result<()> {
+    let conditions = request_conditions(req);
     let access = AccessRequest {
         operation: "GetObject",
         bucket: Some(bucket),
         key: Some(key),
         has_version_id: false,
+        conditions: &conditions,
     };
     engine
-        .authorize(principal, access)
+        .authorize(&principal(req), access)
         .await
         .map_err(to_s3_error)
 }
@@ -419,7 +423,7 @@ pub async fn copy_object(
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let (src_bucket, src_key) = copy_source(&req.input.copy_source)?;
-    authorize_copy_source(engine, &principal(&req), &src_bucket, &src_key).await?;
+    authorize_copy_source(engine, &req, &src_bucket, &src_key).await?;
     let i = &req.input;
     let conditions = copy_source_conditions(
         &req,

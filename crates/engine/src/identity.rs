@@ -1,0 +1,533 @@
+//! Identities: accounts, IAM users and access keys, and resolving an access
+//! key to the principal it signs for.
+//!
+//! The first account's root keys come from the server's configuration and
+//! are never stored here; every other key is. Names follow IAM's rules and
+//! limits (user names unique case-insensitively within an account, at most
+//! two access keys per user).
+
+use coffer_meta::records::{
+    AccessKeyRecord, AccountRecord, BucketRecord, UserRecord, decode, encode,
+};
+use coffer_meta::{MetaError, Table, WriteTxn};
+use coffer_types::{AccountId, Principal};
+
+use crate::{Engine, EngineError, now_ms};
+
+/// IAM allows two access keys per user.
+pub const MAX_ACCESS_KEYS_PER_USER: usize = 2;
+
+fn random_from(alphabet: &[u8], len: usize) -> String {
+    (0..len)
+        .map(|_| char::from(alphabet[rand::random_range(0..alphabet.len())]))
+        .collect()
+}
+
+const UPPER_DIGITS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const SECRET_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/// A new long-term access key: `AKIA` + 16 characters, and a 40-character
+/// secret.
+pub fn new_access_key(account_id: &str, user: Option<&str>) -> AccessKeyRecord {
+    AccessKeyRecord {
+        access_key_id: format!("AKIA{}", random_from(UPPER_DIGITS, 16)),
+        secret_access_key: random_from(SECRET_CHARS, 40),
+        account_id: account_id.to_owned(),
+        user: user.map(str::to_owned),
+        active: true,
+        created_ms: now_ms(),
+    }
+}
+
+fn user_key(account: &str, name: &str) -> Vec<u8> {
+    let mut k = account.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(name.to_ascii_lowercase().as_bytes());
+    k
+}
+
+/// IAM user names: 1-64 of `[A-Za-z0-9+=,.@_-]`.
+fn check_user_name(name: &str) -> Result<(), EngineError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidInput(format!(
+            "The specified value for userName is invalid. It must contain only alphanumeric characters and/or the following: +=,.@_- (got {name:?})"
+        )))
+    }
+}
+
+/// IAM paths: `/` or `/segments/`, at most 512 characters of printable ASCII.
+fn check_path(path: &str) -> Result<(), EngineError> {
+    let ok = path.len() <= 512
+        && path.starts_with('/')
+        && path.ends_with('/')
+        && path.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidInput(format!(
+            "The specified value for path is invalid. It must begin and end with / and contain only printable ASCII characters (got {path:?})"
+        )))
+    }
+}
+
+fn get_user(
+    tx: &dyn coffer_meta::ReadTxn,
+    account: &str,
+    name: &str,
+) -> Result<UserRecord, EngineError> {
+    tx.get(Table::Users, &user_key(account, name))?
+        .map(|v| decode(&v))
+        .transpose()?
+        .ok_or_else(|| {
+            EngineError::NoSuchEntity(format!("The user with name {name} cannot be found."))
+        })
+}
+
+fn put_user(tx: &mut dyn WriteTxn, account: &str, user: &UserRecord) -> Result<(), MetaError> {
+    tx.put(Table::Users, &user_key(account, &user.name), &encode(user))
+}
+
+impl Engine {
+    /// The secret and principal of an active access key, or `None` when the
+    /// key is unknown or inactive.
+    pub async fn resolve_access_key(
+        &self,
+        access_key: &str,
+    ) -> Result<Option<(String, Principal)>, EngineError> {
+        let ak = access_key.to_owned();
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                let Some(v) = tx.get(Table::AccessKeys, ak.as_bytes())? else {
+                    return Ok(None);
+                };
+                let key: AccessKeyRecord = decode(&v)?;
+                if !key.active {
+                    return Ok(None);
+                }
+                let account = AccountId(key.account_id.clone());
+                let principal = match &key.user {
+                    None => Principal::root(account, ak.clone()),
+                    Some(name) => {
+                        let u = get_user(tx, &key.account_id, name)?;
+                        Principal::user(account, ak.clone(), u.name, u.path, u.user_id)
+                    }
+                };
+                Ok(Some((key.secret_access_key, principal)))
+            })
+            .await
+    }
+
+    /// Creates an account with a root access key; only the first account's
+    /// root may do this.
+    pub async fn create_account(
+        &self,
+        name: &str,
+    ) -> Result<(AccountRecord, AccessKeyRecord), EngineError> {
+        if name.is_empty() || name.len() > 64 {
+            return Err(EngineError::InvalidInput(
+                "Account names are 1 to 64 characters".into(),
+            ));
+        }
+        let name = name.to_owned();
+        self.meta()
+            .write(move |tx| -> Result<_, EngineError> {
+                for (_, v) in tx.range(Table::Accounts, b"", None, usize::MAX)? {
+                    let a: AccountRecord = decode(&v)?;
+                    if a.name == name {
+                        return Err(EngineError::EntityAlreadyExists(format!(
+                            "An account named {name} already exists."
+                        )));
+                    }
+                }
+                let account = AccountRecord {
+                    id: crate::auth::new_account_id(),
+                    canonical_id: hex::encode(rand::random::<[u8; 32]>()),
+                    name: name.clone(),
+                };
+                let key = new_access_key(&account.id, None);
+                tx.put(Table::Accounts, account.id.as_bytes(), &encode(&account))?;
+                tx.put(
+                    Table::AccessKeys,
+                    key.access_key_id.as_bytes(),
+                    &encode(&key),
+                )?;
+                Ok((account, key))
+            })
+            .await
+    }
+
+    /// Every account, the first one first.
+    pub async fn list_accounts(&self) -> Result<Vec<AccountRecord>, EngineError> {
+        let first = self.root_account().clone();
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                let mut out = vec![first.clone()];
+                for (_, v) in tx.range(Table::Accounts, b"", None, usize::MAX)? {
+                    out.push(decode::<AccountRecord>(&v)?);
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// Deletes an account that owns no buckets, with its users and keys. The
+    /// first account cannot be deleted.
+    pub async fn delete_account(&self, id: &str) -> Result<(), EngineError> {
+        if id == self.root_account().id {
+            return Err(EngineError::DeleteConflict(
+                "The first account administers the server and cannot be deleted.".into(),
+            ));
+        }
+        let id = id.to_owned();
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                if !tx.delete(Table::Accounts, id.as_bytes())? {
+                    return Err(EngineError::NoSuchEntity(format!(
+                        "The account {id} cannot be found."
+                    )));
+                }
+                for (_, v) in tx.range(Table::Buckets, b"", None, usize::MAX)? {
+                    let b: BucketRecord = decode(&v)?;
+                    if b.owner == id {
+                        return Err(EngineError::DeleteConflict(format!(
+                            "The account {id} still owns bucket {}; delete its buckets first.",
+                            b.name
+                        )));
+                    }
+                }
+                for (k, v) in tx.range(Table::AccessKeys, b"", None, usize::MAX)? {
+                    let key: AccessKeyRecord = decode(&v)?;
+                    if key.account_id == id {
+                        tx.delete(Table::AccessKeys, &k)?;
+                    }
+                }
+                let start = user_key(&id, "");
+                let end = {
+                    let mut e = id.as_bytes().to_vec();
+                    e.push(1);
+                    e
+                };
+                for (k, _) in tx.range(Table::Users, &start, Some(&end), usize::MAX)? {
+                    tx.delete(Table::Users, &k)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    /// The account record for an id (the first account included).
+    pub async fn account(&self, id: &str) -> Result<AccountRecord, EngineError> {
+        if id == self.root_account().id {
+            return Ok(self.root_account().clone());
+        }
+        let key = id.to_owned();
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                tx.get(Table::Accounts, key.as_bytes())?
+                    .map(|v| decode(&v))
+                    .transpose()?
+                    .ok_or_else(|| {
+                        EngineError::NoSuchEntity(format!("The account {key} cannot be found."))
+                    })
+            })
+            .await
+    }
+
+    pub async fn create_user(
+        &self,
+        account: &str,
+        name: &str,
+        path: Option<&str>,
+    ) -> Result<UserRecord, EngineError> {
+        check_user_name(name)?;
+        let path = path.unwrap_or("/").to_owned();
+        check_path(&path)?;
+        let user = UserRecord {
+            name: name.to_owned(),
+            path,
+            user_id: format!("AIDA{}", random_from(UPPER_DIGITS, 17)),
+            created_ms: now_ms(),
+            ..UserRecord::default()
+        };
+        let (acct, u) = (account.to_owned(), user.clone());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                if tx.get(Table::Users, &user_key(&acct, &u.name))?.is_some() {
+                    return Err(EngineError::EntityAlreadyExists(format!(
+                        "User with name {} already exists.",
+                        u.name
+                    )));
+                }
+                Ok(put_user(tx, &acct, &u)?)
+            })
+            .await?;
+        Ok(user)
+    }
+
+    pub async fn get_user(&self, account: &str, name: &str) -> Result<UserRecord, EngineError> {
+        let (acct, n) = (account.to_owned(), name.to_owned());
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> { get_user(tx, &acct, &n) })
+            .await
+    }
+
+    /// Users of an account whose path starts with `path_prefix`, in name
+    /// order, after `marker` (a user name), at most `max`; and whether more
+    /// follow.
+    pub async fn list_users(
+        &self,
+        account: &str,
+        path_prefix: &str,
+        marker: Option<&str>,
+        max: usize,
+    ) -> Result<(Vec<UserRecord>, bool), EngineError> {
+        let (acct, prefix, marker) = (
+            account.to_owned(),
+            path_prefix.to_owned(),
+            marker.map(str::to_ascii_lowercase),
+        );
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                let start = match &marker {
+                    Some(m) => {
+                        let mut k = user_key(&acct, m);
+                        k.push(0);
+                        k
+                    }
+                    None => user_key(&acct, ""),
+                };
+                let end = {
+                    let mut e = acct.as_bytes().to_vec();
+                    e.push(1);
+                    e
+                };
+                let mut out = Vec::new();
+                let mut truncated = false;
+                for (_, v) in tx.range(Table::Users, &start, Some(&end), usize::MAX)? {
+                    let u: UserRecord = decode(&v)?;
+                    if !u.path.starts_with(&prefix) {
+                        continue;
+                    }
+                    if out.len() == max {
+                        truncated = true;
+                        break;
+                    }
+                    out.push(u);
+                }
+                Ok((out, truncated))
+            })
+            .await
+    }
+
+    /// Deletes a user that has no access keys and no policies left
+    /// (DeleteConflict otherwise, as IAM does).
+    pub async fn delete_user(&self, account: &str, name: &str) -> Result<(), EngineError> {
+        let (acct, n) = (account.to_owned(), name.to_owned());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let u = get_user(tx, &acct, &n)?;
+                if !u.access_keys.is_empty() {
+                    return Err(EngineError::DeleteConflict(
+                        "Cannot delete entity, must delete access keys first.".into(),
+                    ));
+                }
+                if !u.inline_policies.is_empty() {
+                    return Err(EngineError::DeleteConflict(
+                        "Cannot delete entity, must delete policies first.".into(),
+                    ));
+                }
+                tx.delete(Table::Users, &user_key(&acct, &n))?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Creates an access key for a user (at most two per user).
+    pub async fn create_access_key(
+        &self,
+        account: &str,
+        user: &str,
+    ) -> Result<AccessKeyRecord, EngineError> {
+        let (acct, n) = (account.to_owned(), user.to_owned());
+        self.meta()
+            .write(move |tx| -> Result<_, EngineError> {
+                let mut u = get_user(tx, &acct, &n)?;
+                if u.access_keys.len() >= MAX_ACCESS_KEYS_PER_USER {
+                    return Err(EngineError::LimitExceeded(format!(
+                        "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS_PER_USER}"
+                    )));
+                }
+                let key = new_access_key(&acct, Some(&u.name));
+                u.access_keys.push(key.access_key_id.clone());
+                put_user(tx, &acct, &u)?;
+                tx.put(
+                    Table::AccessKeys,
+                    key.access_key_id.as_bytes(),
+                    &encode(&key),
+                )?;
+                Ok(key)
+            })
+            .await
+    }
+
+    pub async fn list_access_keys(
+        &self,
+        account: &str,
+        user: &str,
+    ) -> Result<Vec<AccessKeyRecord>, EngineError> {
+        let (acct, n) = (account.to_owned(), user.to_owned());
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                let u = get_user(tx, &acct, &n)?;
+                let mut out = Vec::new();
+                for id in &u.access_keys {
+                    if let Some(v) = tx.get(Table::AccessKeys, id.as_bytes())? {
+                        out.push(decode::<AccessKeyRecord>(&v)?);
+                    }
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    /// The key record, if it belongs to `user` of `account`.
+    fn user_key_record(
+        tx: &dyn coffer_meta::ReadTxn,
+        account: &str,
+        user: &str,
+        key_id: &str,
+    ) -> Result<AccessKeyRecord, EngineError> {
+        let missing = || {
+            EngineError::NoSuchEntity(format!("The Access Key with id {key_id} cannot be found."))
+        };
+        let key: AccessKeyRecord = tx
+            .get(Table::AccessKeys, key_id.as_bytes())?
+            .map(|v| decode(&v))
+            .transpose()?
+            .ok_or_else(missing)?;
+        if key.account_id != account
+            || !key
+                .user
+                .as_deref()
+                .is_some_and(|u| u.eq_ignore_ascii_case(user))
+        {
+            return Err(missing());
+        }
+        Ok(key)
+    }
+
+    pub async fn update_access_key(
+        &self,
+        account: &str,
+        user: &str,
+        key_id: &str,
+        active: bool,
+    ) -> Result<(), EngineError> {
+        let (acct, n, id) = (account.to_owned(), user.to_owned(), key_id.to_owned());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let mut key = Self::user_key_record(tx, &acct, &n, &id)?;
+                key.active = active;
+                tx.put(Table::AccessKeys, id.as_bytes(), &encode(&key))?;
+                Ok(())
+            })
+            .await
+    }
+
+    pub async fn delete_access_key(
+        &self,
+        account: &str,
+        user: &str,
+        key_id: &str,
+    ) -> Result<(), EngineError> {
+        let (acct, n, id) = (account.to_owned(), user.to_owned(), key_id.to_owned());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                Self::user_key_record(tx, &acct, &n, &id)?;
+                let mut u = get_user(tx, &acct, &n)?;
+                u.access_keys.retain(|k| *k != id);
+                put_user(tx, &acct, &u)?;
+                tx.delete(Table::AccessKeys, id.as_bytes())?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Adds or replaces an inline policy of a user. The document must already
+    /// have been validated.
+    pub async fn put_user_policy(
+        &self,
+        account: &str,
+        user: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<(), EngineError> {
+        let (acct, n, pn, doc) = (
+            account.to_owned(),
+            user.to_owned(),
+            name.to_owned(),
+            document.to_owned(),
+        );
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let mut u = get_user(tx, &acct, &n)?;
+                match u.inline_policies.iter_mut().find(|(k, _)| *k == pn) {
+                    Some(entry) => entry.1.clone_from(&doc),
+                    None => u.inline_policies.push((pn.clone(), doc.clone())),
+                }
+                Ok(put_user(tx, &acct, &u)?)
+            })
+            .await
+    }
+
+    pub async fn delete_user_policy(
+        &self,
+        account: &str,
+        user: &str,
+        name: &str,
+    ) -> Result<(), EngineError> {
+        let (acct, n, pn) = (account.to_owned(), user.to_owned(), name.to_owned());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let mut u = get_user(tx, &acct, &n)?;
+                let before = u.inline_policies.len();
+                u.inline_policies.retain(|(k, _)| *k != pn);
+                if u.inline_policies.len() == before {
+                    return Err(EngineError::NoSuchEntity(format!(
+                        "The user policy with name {pn} cannot be found."
+                    )));
+                }
+                Ok(put_user(tx, &acct, &u)?)
+            })
+            .await
+    }
+
+    /// Sets (or with `None` removes) a bucket's policy. The document must
+    /// already have been validated.
+    pub async fn set_bucket_policy(
+        &self,
+        bucket: &str,
+        policy: Option<String>,
+    ) -> Result<(), EngineError> {
+        let b = bucket.to_owned();
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let key = coffer_meta::keys::bucket(&b);
+                let mut rec: BucketRecord = tx
+                    .get(Table::Buckets, &key)?
+                    .map(|v| decode(&v))
+                    .transpose()?
+                    .ok_or(EngineError::NoSuchBucket)?;
+                rec.policy.clone_from(&policy);
+                tx.put(Table::Buckets, &key, &encode(&rec))?;
+                Ok(())
+            })
+            .await
+    }
+}

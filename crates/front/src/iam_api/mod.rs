@@ -1,0 +1,457 @@
+//! The AWS IAM Query API (`POST /` with `Action=...&Version=2010-05-08`,
+//! SigV4 service `iam`) on the S3 port, so `aws iam ...` and boto3's `iam`
+//! client manage Coffer's identities. Coffer adds three actions for its own
+//! multi-account model (CreateAccount, ListAccounts, DeleteAccount), which
+//! only the first account's root may call.
+
+mod xml;
+
+use std::collections::HashMap;
+
+use bytes::Bytes;
+use coffer_engine::{AccessKeyRecord, Engine, EngineError, UserRecord};
+use coffer_types::{Principal, PrincipalKind};
+use http::{HeaderValue, Response, StatusCode};
+use s3s::Body;
+
+use crate::RootCredentials;
+use xml::{Xml, date};
+
+/// Query API requests are small forms; anything larger is refused.
+pub(crate) const MAX_QUERY_BODY: usize = 1024 * 1024;
+
+struct IamError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+fn err(status: StatusCode, code: &'static str, message: impl Into<String>) -> IamError {
+    IamError {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+impl From<EngineError> for IamError {
+    fn from(e: EngineError) -> Self {
+        let (status, code) = match &e {
+            EngineError::NoSuchEntity(_) => (StatusCode::NOT_FOUND, "NoSuchEntity"),
+            EngineError::EntityAlreadyExists(_) => (StatusCode::CONFLICT, "EntityAlreadyExists"),
+            EngineError::LimitExceeded(_) => (StatusCode::CONFLICT, "LimitExceeded"),
+            EngineError::DeleteConflict(_) => (StatusCode::CONFLICT, "DeleteConflict"),
+            EngineError::MalformedPolicyDocument(_) => {
+                (StatusCode::BAD_REQUEST, "MalformedPolicyDocument")
+            }
+            EngineError::InvalidInput(_) => (StatusCode::BAD_REQUEST, "InvalidInput"),
+            EngineError::AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDenied"),
+            _ => {
+                tracing::error!(error = %e, "IAM request failed");
+                return err(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "InternalFailure",
+                    "We encountered an internal error. Please try again.",
+                );
+            }
+        };
+        err(status, code, e.to_string())
+    }
+}
+
+struct Params(HashMap<String, String>);
+
+impl Params {
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+
+    fn required(&self, name: &str) -> Result<&str, IamError> {
+        self.get(name).filter(|v| !v.is_empty()).ok_or_else(|| {
+            err(
+                StatusCode::BAD_REQUEST,
+                "ValidationError",
+                format!("1 validation error detected: Value null at '{}' failed to satisfy constraint: Member must not be null", lower_first(name)),
+            )
+        })
+    }
+
+    fn max_items(&self) -> Result<usize, IamError> {
+        match self.get("MaxItems") {
+            None => Ok(100),
+            Some(v) => v
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=1000).contains(n))
+                .ok_or_else(|| {
+                    err(
+                        StatusCode::BAD_REQUEST,
+                        "ValidationError",
+                        "MaxItems must be between 1 and 1000",
+                    )
+                }),
+        }
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_lowercase().chain(c).collect())
+        .unwrap_or_default()
+}
+
+fn xml_response(status: StatusCode, body: String) -> Response<Body> {
+    let mut r = Response::new(Body::from(Bytes::from(body)));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/xml"),
+    );
+    r
+}
+
+/// Handles one IAM Query API request whose body has been read.
+pub(crate) async fn handle(
+    engine: &Engine,
+    root: &RootCredentials,
+    parts: &http::request::Parts,
+    body: &[u8],
+    request_id: &str,
+    principal_slot: &crate::access::PrincipalSlot,
+) -> Response<Body> {
+    let principal = match crate::query_auth::verify(engine, root, parts, body).await {
+        Ok(p) => p,
+        Err(e) => {
+            return xml_response(
+                StatusCode::FORBIDDEN,
+                xml::error(e.code, &e.message, request_id),
+            );
+        }
+    };
+    if let Ok(mut g) = principal_slot.0.lock() {
+        *g = Some(principal.arn());
+    }
+    let mut params: HashMap<String, String> = parts
+        .uri
+        .query()
+        .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
+        .unwrap_or_default();
+    let form: Vec<(String, String)> = match serde_urlencoded::from_bytes(body) {
+        Ok(f) => f,
+        Err(_) => {
+            return xml_response(
+                StatusCode::BAD_REQUEST,
+                xml::error(
+                    "MalformedQueryString",
+                    "The request body is not a valid form",
+                    request_id,
+                ),
+            );
+        }
+    };
+    params.extend(form);
+    let params = Params(params);
+    let action = params.get("Action").unwrap_or_default().to_owned();
+    match dispatch(engine, &principal, &action, &params).await {
+        Ok(result) => xml_response(StatusCode::OK, xml::response(&action, &result, request_id)),
+        Err(e) => xml_response(e.status, xml::error(e.code, &e.message, request_id)),
+    }
+}
+
+/// The account a principal administers through IAM.
+fn account_of(p: &Principal) -> Result<&str, IamError> {
+    p.account.as_ref().map(|a| a.0.as_str()).ok_or_else(|| {
+        err(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Anonymous requests are not allowed",
+        )
+    })
+}
+
+fn user_arn(account: &str, u: &UserRecord) -> String {
+    format!("arn:aws:iam::{account}:user{}{}", u.path, u.name)
+}
+
+fn write_user(x: &mut Xml, account: &str, u: &UserRecord) {
+    x.open("User")
+        .leaf("Path", &u.path)
+        .leaf("UserName", &u.name)
+        .leaf("UserId", &u.user_id)
+        .leaf("Arn", &user_arn(account, u))
+        .leaf("CreateDate", &date(u.created_ms));
+    if !u.tags.is_empty() {
+        x.open("Tags");
+        for (k, v) in &u.tags {
+            x.open("member")
+                .leaf("Key", k)
+                .leaf("Value", v)
+                .close("member");
+        }
+        x.close("Tags");
+    }
+    x.close("User");
+}
+
+fn write_key_metadata(x: &mut Xml, k: &AccessKeyRecord) {
+    x.open("member")
+        .leaf_opt("UserName", k.user.as_deref())
+        .leaf("AccessKeyId", &k.access_key_id)
+        .leaf("Status", if k.active { "Active" } else { "Inactive" })
+        .leaf("CreateDate", &date(k.created_ms))
+        .close("member");
+}
+
+/// The user an action names, or the caller when it is an IAM user and the
+/// action allows omitting UserName.
+fn target_user<'a>(principal: &'a Principal, params: &'a Params) -> Result<&'a str, IamError> {
+    match (params.get("UserName"), &principal.kind) {
+        (Some(n), _) if !n.is_empty() => Ok(n),
+        (_, PrincipalKind::User { name, .. }) => Ok(name),
+        _ => params.required("UserName"),
+    }
+}
+
+async fn dispatch(
+    engine: &Engine,
+    principal: &Principal,
+    action: &str,
+    params: &Params,
+) -> Result<String, IamError> {
+    let account = account_of(principal)?.to_owned();
+    let mut x = Xml::default();
+    // Every action is authorized as `iam:ACTION` on the resource it names.
+    let user_resource = |name: &str| format!("arn:aws:iam::{account}:user/{name}");
+    match action {
+        "CreateUser" => {
+            let name = params.required("UserName")?;
+            engine
+                .authorize_iam(principal, "iam:CreateUser", &user_resource(name))
+                .await?;
+            let u = engine
+                .create_user(&account, name, params.get("Path"))
+                .await?;
+            write_user(&mut x, &account, &u);
+        }
+        "GetUser" => match (params.get("UserName"), &principal.kind) {
+            (None, PrincipalKind::Root) => {
+                let a = engine.account(&account).await?;
+                x.open("User")
+                    .leaf("UserId", &a.id)
+                    .leaf("Arn", &format!("arn:aws:iam::{}:root", a.id))
+                    .leaf("CreateDate", &date(0))
+                    .close("User");
+            }
+            _ => {
+                let name = target_user(principal, params)?;
+                engine
+                    .authorize_iam(principal, "iam:GetUser", &user_resource(name))
+                    .await?;
+                let u = engine.get_user(&account, name).await?;
+                write_user(&mut x, &account, &u);
+            }
+        },
+        "ListUsers" => {
+            engine
+                .authorize_iam(principal, "iam:ListUsers", &user_resource("*"))
+                .await?;
+            let prefix = params.get("PathPrefix").unwrap_or("/");
+            let (users, truncated) = engine
+                .list_users(&account, prefix, params.get("Marker"), params.max_items()?)
+                .await?;
+            x.open("Users");
+            for u in &users {
+                let mut inner = Xml::default();
+                write_user(&mut inner, &account, u);
+                // A list holds <member> elements with a user's fields.
+                let s = inner.into_string();
+                let s = s
+                    .strip_prefix("<User>")
+                    .and_then(|s| s.strip_suffix("</User>"))
+                    .unwrap_or(&s)
+                    .to_owned();
+                x.open("member").raw(&s).close("member");
+            }
+            x.close("Users").leaf("IsTruncated", &truncated.to_string());
+            if truncated && let Some(last) = users.last() {
+                x.leaf("Marker", &last.name);
+            }
+        }
+        "DeleteUser" => {
+            let name = params.required("UserName")?;
+            engine
+                .authorize_iam(principal, "iam:DeleteUser", &user_resource(name))
+                .await?;
+            engine.delete_user(&account, name).await?;
+        }
+        "CreateAccessKey" => {
+            let name = target_user(principal, params)?.to_owned();
+            engine
+                .authorize_iam(principal, "iam:CreateAccessKey", &user_resource(&name))
+                .await?;
+            let k = engine.create_access_key(&account, &name).await?;
+            x.open("AccessKey")
+                .leaf("UserName", &name)
+                .leaf("AccessKeyId", &k.access_key_id)
+                .leaf("Status", "Active")
+                .leaf("SecretAccessKey", &k.secret_access_key)
+                .leaf("CreateDate", &date(k.created_ms))
+                .close("AccessKey");
+        }
+        "ListAccessKeys" => {
+            let name = target_user(principal, params)?.to_owned();
+            engine
+                .authorize_iam(principal, "iam:ListAccessKeys", &user_resource(&name))
+                .await?;
+            let keys = engine.list_access_keys(&account, &name).await?;
+            x.open("AccessKeyMetadata");
+            for k in &keys {
+                write_key_metadata(&mut x, k);
+            }
+            x.close("AccessKeyMetadata").leaf("IsTruncated", "false");
+        }
+        "UpdateAccessKey" => {
+            let name = target_user(principal, params)?.to_owned();
+            let id = params.required("AccessKeyId")?;
+            let active = match params.required("Status")? {
+                "Active" => true,
+                "Inactive" => false,
+                other => {
+                    return Err(err(
+                        StatusCode::BAD_REQUEST,
+                        "ValidationError",
+                        format!("Status must be Active or Inactive, not {other}"),
+                    ));
+                }
+            };
+            engine
+                .authorize_iam(principal, "iam:UpdateAccessKey", &user_resource(&name))
+                .await?;
+            engine
+                .update_access_key(&account, &name, id, active)
+                .await?;
+        }
+        "DeleteAccessKey" => {
+            let name = target_user(principal, params)?.to_owned();
+            let id = params.required("AccessKeyId")?;
+            engine
+                .authorize_iam(principal, "iam:DeleteAccessKey", &user_resource(&name))
+                .await?;
+            engine.delete_access_key(&account, &name, id).await?;
+        }
+        "PutUserPolicy" => {
+            let name = params.required("UserName")?;
+            let policy_name = params.required("PolicyName")?;
+            let doc = params.required("PolicyDocument")?;
+            engine
+                .authorize_iam(principal, "iam:PutUserPolicy", &user_resource(name))
+                .await?;
+            let user = engine.get_user(&account, name).await?;
+            engine.validate_user_inline_policy(&user.inline_policies, policy_name, doc)?;
+            engine
+                .put_user_policy(&account, name, policy_name, doc)
+                .await?;
+        }
+        "GetUserPolicy" => {
+            let name = params.required("UserName")?;
+            let policy_name = params.required("PolicyName")?;
+            engine
+                .authorize_iam(principal, "iam:GetUserPolicy", &user_resource(name))
+                .await?;
+            let u = engine.get_user(&account, name).await?;
+            let (_, doc) = u
+                .inline_policies
+                .iter()
+                .find(|(n, _)| n == policy_name)
+                .ok_or_else(|| {
+                    err(
+                        StatusCode::NOT_FOUND,
+                        "NoSuchEntity",
+                        format!("The user policy with name {policy_name} cannot be found."),
+                    )
+                })?;
+            // IAM returns policy documents URL-encoded.
+            let encoded =
+                percent_encoding::utf8_percent_encode(doc, percent_encoding::NON_ALPHANUMERIC)
+                    .to_string();
+            x.leaf("UserName", &u.name)
+                .leaf("PolicyName", policy_name)
+                .leaf("PolicyDocument", &encoded);
+        }
+        "ListUserPolicies" => {
+            let name = params.required("UserName")?;
+            engine
+                .authorize_iam(principal, "iam:ListUserPolicies", &user_resource(name))
+                .await?;
+            let u = engine.get_user(&account, name).await?;
+            x.open("PolicyNames");
+            for (n, _) in &u.inline_policies {
+                x.leaf("member", n);
+            }
+            x.close("PolicyNames").leaf("IsTruncated", "false");
+        }
+        "DeleteUserPolicy" => {
+            let name = params.required("UserName")?;
+            let policy_name = params.required("PolicyName")?;
+            engine
+                .authorize_iam(principal, "iam:DeleteUserPolicy", &user_resource(name))
+                .await?;
+            engine
+                .delete_user_policy(&account, name, policy_name)
+                .await?;
+        }
+        "CreateAccount" | "ListAccounts" | "DeleteAccount" => {
+            if !(principal.kind == PrincipalKind::Root && account == engine.root_account().id) {
+                return Err(err(
+                    StatusCode::FORBIDDEN,
+                    "AccessDenied",
+                    "Only the first account's root user administers accounts",
+                ));
+            }
+            match action {
+                "CreateAccount" => {
+                    let (a, k) = engine
+                        .create_account(params.required("AccountName")?)
+                        .await?;
+                    x.open("Account")
+                        .leaf("AccountId", &a.id)
+                        .leaf("AccountName", &a.name)
+                        .leaf("CanonicalUserId", &a.canonical_id)
+                        .leaf("AccessKeyId", &k.access_key_id)
+                        .leaf("SecretAccessKey", &k.secret_access_key)
+                        .close("Account");
+                }
+                "ListAccounts" => {
+                    x.open("Accounts");
+                    for a in engine.list_accounts().await? {
+                        x.open("member")
+                            .leaf("AccountId", &a.id)
+                            .leaf("AccountName", &a.name)
+                            .leaf("CanonicalUserId", &a.canonical_id)
+                            .close("member");
+                    }
+                    x.close("Accounts");
+                }
+                _ => engine.delete_account(params.required("AccountId")?).await?,
+            }
+        }
+        "" => {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "MissingAction",
+                "The request must contain the parameter Action",
+            ));
+        }
+        other => {
+            return Err(err(
+                StatusCode::BAD_REQUEST,
+                "InvalidAction",
+                format!(
+                    "The action {other} is not valid for this web service (or not implemented yet)."
+                ),
+            ));
+        }
+    }
+    Ok(x.into_string())
+}

@@ -1,0 +1,378 @@
+"""Identity and access: the IAM Query API through aws cli and boto3, accounts through
+`coffer admin`, and policies enforced on S3 requests made by real clients."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.error
+import urllib.request
+import uuid
+
+import boto3
+import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from conftest import REGION, _tool, _tool_env, coffer_bin, empty_and_delete_bucket, write_s3cmd_config
+
+
+def iam_client(server, access_key=None, secret_key=None):
+    return boto3.client(
+        "iam",
+        endpoint_url=server.endpoint,
+        region_name=REGION,
+        aws_access_key_id=access_key or server.access_key,
+        aws_secret_access_key=secret_key or server.secret_key,
+        config=Config(retries={"max_attempts": 1, "mode": "standard"}),
+    )
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def error_code(exc: ClientError) -> str:
+    return exc.response["Error"]["Code"]
+
+
+@pytest.fixture
+def iam(live_server):
+    return iam_client(live_server)
+
+
+def make_user(iam, name: str, policy: dict | None = None):
+    iam.create_user(UserName=name)
+    key = iam.create_access_key(UserName=name)["AccessKey"]
+    if policy is not None:
+        iam.put_user_policy(UserName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    return key["AccessKeyId"], key["SecretAccessKey"]
+
+
+def delete_user(iam, name: str):
+    for k in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+        iam.delete_access_key(UserName=name, AccessKeyId=k["AccessKeyId"])
+    for p in iam.list_user_policies(UserName=name)["PolicyNames"]:
+        iam.delete_user_policy(UserName=name, PolicyName=p)
+    iam.delete_user(UserName=name)
+
+
+# --------------------------------------------------------------------- the IAM API
+
+def test_aws_cli_manages_users_and_keys(aws):
+    name = unique("cli-user")
+    created = json.loads(aws("iam", "create-user", "--user-name", name, "--path", "/team/").stdout)["User"]
+    assert created["UserName"] == name
+    assert created["Path"] == "/team/"
+    assert created["Arn"].endswith(f":user/team/{name}")
+    assert created["UserId"].startswith("AIDA") and len(created["UserId"]) == 21
+    again = aws("iam", "create-user", "--user-name", name, check=False)
+    assert again.returncode != 0 and "EntityAlreadyExists" in again.stderr
+
+    key = json.loads(aws("iam", "create-access-key", "--user-name", name).stdout)["AccessKey"]
+    assert key["AccessKeyId"].startswith("AKIA") and len(key["AccessKeyId"]) == 20
+    assert len(key["SecretAccessKey"]) == 40 and key["Status"] == "Active"
+    aws("iam", "create-access-key", "--user-name", name)
+    third = aws("iam", "create-access-key", "--user-name", name, check=False)
+    assert third.returncode != 0 and "LimitExceeded" in third.stderr
+
+    listed = json.loads(aws("iam", "list-users", "--path-prefix", "/team/").stdout)["Users"]
+    assert name in [u["UserName"] for u in listed]
+    keys = json.loads(aws("iam", "list-access-keys", "--user-name", name).stdout)["AccessKeyMetadata"]
+    assert len(keys) == 2 and all(k["UserName"] == name for k in keys)
+
+    conflict = aws("iam", "delete-user", "--user-name", name, check=False)
+    assert conflict.returncode != 0 and "DeleteConflict" in conflict.stderr
+    for k in keys:
+        aws("iam", "delete-access-key", "--user-name", name, "--access-key-id", k["AccessKeyId"])
+    aws("iam", "delete-user", "--user-name", name)
+    gone = aws("iam", "get-user", "--user-name", name, check=False)
+    assert gone.returncode != 0 and "NoSuchEntity" in gone.stderr
+
+
+def test_get_user_without_a_name_describes_the_caller(live_server, iam):
+    me = iam.get_user()["User"]
+    assert me["Arn"].endswith(":root")
+    name = unique("self")
+    ak, sk = make_user(iam, name, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "iam:GetUser", "Resource": "*"}]})
+    try:
+        mine = iam_client(live_server, ak, sk).get_user()["User"]
+        assert mine["UserName"] == name
+    finally:
+        delete_user(iam, name)
+
+
+def test_inline_policies_round_trip_and_bad_documents_are_refused(iam):
+    name = unique("pol")
+    iam.create_user(UserName=name)
+    doc = {"Version": "2012-10-17", "Statement": [
+        {"Sid": "Read", "Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "arn:aws:s3:::b/*"}]}
+    iam.put_user_policy(UserName=name, PolicyName="read", PolicyDocument=json.dumps(doc))
+    got = iam.get_user_policy(UserName=name, PolicyName="read")
+    assert got["PolicyDocument"] == doc  # boto3 decodes IAM's URL-encoded document
+    assert iam.list_user_policies(UserName=name)["PolicyNames"] == ["read"]
+    for bad in ["not json", json.dumps({"Statement": [{"Effect": "Maybe", "Action": "s3:*", "Resource": "*"}]}),
+                json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*"}]})]:
+        with pytest.raises(ClientError) as e:
+            iam.put_user_policy(UserName=name, PolicyName="bad", PolicyDocument=bad)
+        assert error_code(e.value) == "MalformedPolicyDocument", bad
+    iam.delete_user_policy(UserName=name, PolicyName="read")
+    with pytest.raises(ClientError) as e:
+        iam.get_user_policy(UserName=name, PolicyName="read")
+    assert error_code(e.value) == "NoSuchEntity"
+    iam.delete_user(UserName=name)
+
+
+def test_inactive_and_deleted_keys_are_refused(live_server, iam):
+    name = unique("keys")
+    ak, sk = make_user(iam, name, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]})
+    s3 = live_server.client(ak, sk)
+    try:
+        s3.list_buckets()
+        iam.update_access_key(UserName=name, AccessKeyId=ak, Status="Inactive")
+        with pytest.raises(ClientError) as e:
+            s3.list_buckets()
+        assert error_code(e.value) == "InvalidAccessKeyId"
+        iam.update_access_key(UserName=name, AccessKeyId=ak, Status="Active")
+        s3.list_buckets()
+        iam.delete_access_key(UserName=name, AccessKeyId=ak)
+        with pytest.raises(ClientError) as e:
+            s3.list_buckets()
+        assert error_code(e.value) == "InvalidAccessKeyId"
+    finally:
+        delete_user(iam, name)
+
+
+def test_iam_actions_by_users_follow_their_policies(live_server, iam):
+    admin = unique("useradmin")
+    plain = unique("plain")
+    ak, sk = make_user(iam, admin, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["iam:CreateUser", "iam:DeleteUser", "iam:GetUser"],
+         "Resource": "arn:aws:iam::*:user/*"}]})
+    pak, psk = make_user(iam, plain, None)
+    try:
+        made = unique("made")
+        iam_client(live_server, ak, sk).create_user(UserName=made)
+        iam_client(live_server, ak, sk).delete_user(UserName=made)
+        with pytest.raises(ClientError) as e:
+            iam_client(live_server, ak, sk).list_users()
+        assert error_code(e.value) == "AccessDenied"
+        with pytest.raises(ClientError) as e:
+            iam_client(live_server, pak, psk).create_user(UserName=unique("nope"))
+        assert error_code(e.value) == "AccessDenied"
+        assert "iam:CreateUser" in e.value.response["Error"]["Message"]
+    finally:
+        delete_user(iam, admin)
+        delete_user(iam, plain)
+
+
+def test_bad_signatures_on_the_iam_api_are_refused(live_server):
+    bad = iam_client(live_server, live_server.access_key, "x" * 40)
+    with pytest.raises(ClientError) as e:
+        bad.list_users()
+    assert error_code(e.value) == "SignatureDoesNotMatch"
+    unknown = iam_client(live_server, "AKIAUNKNOWNUNKNOWN00", "x" * 40)
+    with pytest.raises(ClientError) as e:
+        unknown.list_users()
+    assert error_code(e.value) == "InvalidClientTokenId"
+
+
+# --------------------------------------------------------------------- S3 under policies
+
+def run_s3cmd(tmp_path, server, ak, sk, *args, check=True):
+    class Creds:
+        access_key, secret_key, host_port = ak, sk, server.host_port
+    cfg = write_s3cmd_config(tmp_path / f"s3cfg-{ak}", Creds)
+    env = _tool_env(tmp_path, server)
+    res = subprocess.run([_tool("s3cmd"), "-c", str(cfg), *map(str, args)], env=env,
+                         capture_output=True, text=True, timeout=120)
+    if check and res.returncode != 0:
+        raise AssertionError(f"s3cmd {args} exited {res.returncode}\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+def test_reference_scenario_user_limited_to_one_bucket(live_server, iam, s3, tmp_path):
+    """DESIGN.md section 6: s3:* on cccs-docs and its objects, nothing else."""
+    user = unique("cccs-docs")
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["s3:*"],
+              "Resource": ["arn:aws:s3:::cccs-docs", "arn:aws:s3:::cccs-docs/*"]}]}
+    ak, sk = make_user(iam, user, policy)
+    other = unique("other")
+    s3.create_bucket(Bucket=other)
+    src = tmp_path / "docs"
+    (src / "sub").mkdir(parents=True)
+    (src / "a.txt").write_text("alpha\n")
+    (src / "sub" / "b.txt").write_text("beta\n")
+    try:
+        run_s3cmd(tmp_path, live_server, ak, sk, "mb", "s3://cccs-docs")
+        run_s3cmd(tmp_path, live_server, ak, sk, "put", src / "a.txt", "s3://cccs-docs/a.txt")
+        run_s3cmd(tmp_path, live_server, ak, sk, "get", "s3://cccs-docs/a.txt", tmp_path / "a.back")
+        assert (tmp_path / "a.back").read_text() == "alpha\n"
+        run_s3cmd(tmp_path, live_server, ak, sk, "sync", "-r", "--skip-existing", f"{src}/", "s3://cccs-docs/docs/")
+        listed = run_s3cmd(tmp_path, live_server, ak, sk, "ls", "-r", "s3://cccs-docs").stdout
+        assert "s3://cccs-docs/docs/sub/b.txt" in listed and "s3://cccs-docs/a.txt" in listed
+        # Everything else is refused, including listing all buckets.
+        for args in (["ls"], ["ls", f"s3://{other}"], ["put", src / "a.txt", f"s3://{other}/x"], ["mb", f"s3://{unique('nope')}"]):
+            res = run_s3cmd(tmp_path, live_server, ak, sk, *args, check=False)
+            assert res.returncode != 0, args
+            assert "AccessDenied" in res.stderr or "Access Denied" in res.stderr or "403" in res.stderr, (args, res.stderr)
+        run_s3cmd(tmp_path, live_server, ak, sk, "del", "--recursive", "--force", "s3://cccs-docs")
+        run_s3cmd(tmp_path, live_server, ak, sk, "rb", "s3://cccs-docs")
+    finally:
+        empty_and_delete_bucket(s3, other)
+        try:
+            empty_and_delete_bucket(s3, "cccs-docs")
+        except ClientError:
+            pass
+        delete_user(iam, user)
+
+
+def test_home_folders_with_username_variable_and_prefix_condition(live_server, iam, s3, bucket):
+    name = unique("home")
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": f"arn:aws:s3:::{bucket}",
+         "Condition": {"StringLike": {"s3:prefix": ["home/${aws:username}/*", "home/${aws:username}/"]}}},
+        {"Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"],
+         "Resource": f"arn:aws:s3:::{bucket}/home/${{aws:username}}/*"}]}
+    ak, sk = make_user(iam, name, policy)
+    s3.put_object(Bucket=bucket, Key="home/someone-else/secret", Body=b"no")
+    c = live_server.client(ak, sk)
+    try:
+        c.put_object(Bucket=bucket, Key=f"home/{name}/notes.txt", Body=b"mine")
+        assert c.get_object(Bucket=bucket, Key=f"home/{name}/notes.txt")["Body"].read() == b"mine"
+        keys = [o["Key"] for o in c.list_objects_v2(Bucket=bucket, Prefix=f"home/{name}/").get("Contents", [])]
+        assert keys == [f"home/{name}/notes.txt"]
+        for call in (lambda: c.get_object(Bucket=bucket, Key="home/someone-else/secret"),
+                     lambda: c.list_objects_v2(Bucket=bucket, Prefix="home/someone-else/"),
+                     lambda: c.list_objects_v2(Bucket=bucket)):
+            with pytest.raises(ClientError) as e:
+                call()
+            assert error_code(e.value) == "AccessDenied"
+    finally:
+        delete_user(iam, name)
+
+
+def test_public_read_bucket_policy_serves_anonymous_gets_until_removed(live_server, s3, bucket):
+    s3.put_object(Bucket=bucket, Key="pub.txt", Body=b"hello world")
+    url = f"{live_server.endpoint}/{bucket}/pub.txt"
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url)
+    assert e.value.code == 403
+    policy = {"Version": "2012-10-17", "Statement": [{"Sid": "PublicRead", "Effect": "Allow", "Principal": "*",
+              "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(policy))
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == policy
+    assert urllib.request.urlopen(url).read() == b"hello world"
+    # Reading is public, writing is not.
+    req = urllib.request.Request(url, data=b"vandal", method="PUT")
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(req)
+    assert e.value.code == 403
+    s3.delete_bucket_policy(Bucket=bucket)
+    with pytest.raises(urllib.error.HTTPError) as e:
+        urllib.request.urlopen(url)
+    assert e.value.code == 403
+    with pytest.raises(ClientError) as e:
+        s3.get_bucket_policy(Bucket=bucket)
+    assert error_code(e.value) == "NoSuchBucketPolicy"
+
+
+def test_malformed_bucket_policies_are_refused(s3, bucket):
+    for bad in ["{", json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                                                                        "Resource": f"arn:aws:s3:::{bucket}/*"}]})]:
+        with pytest.raises(ClientError) as e:
+            s3.put_bucket_policy(Bucket=bucket, Policy=bad)
+        assert error_code(e.value) == "MalformedPolicy", bad
+
+
+def test_explicit_deny_by_source_ip_overrides_an_allow(live_server, iam, s3, bucket):
+    name = unique("ipdeny")
+    ak, sk = make_user(iam, name, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:*", "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]})
+    c = live_server.client(ak, sk)
+    try:
+        c.put_object(Bucket=bucket, Key="k", Body=b"v")
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+             "Condition": {"IpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}]}))
+        with pytest.raises(ClientError) as e:
+            c.get_object(Bucket=bucket, Key="k")
+        assert error_code(e.value) == "AccessDenied"
+        assert "explicit deny" in e.value.response["Error"]["Message"]
+        s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Deny", "Principal": "*", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+             "Condition": {"NotIpAddress": {"aws:SourceIp": "127.0.0.0/8"}}}]}))
+        assert c.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+    finally:
+        s3.delete_bucket_policy(Bucket=bucket)
+        delete_user(iam, name)
+
+
+# --------------------------------------------------------------------- accounts
+
+def admin(server, *args, check=True):
+    env = _tool_env(server.data_dir.parent, server)
+    res = subprocess.run([str(coffer_bin()), "admin", "--endpoint-url", server.endpoint, *args],
+                         env=env, capture_output=True, text=True, timeout=60)
+    if check and res.returncode != 0:
+        raise AssertionError(f"coffer admin {args} exited {res.returncode}\n{res.stdout}\n{res.stderr}")
+    return res
+
+
+def test_accounts_are_separate_owners(live_server, s3):
+    name = unique("team")
+    created = json.loads(admin(live_server, "account", "create", name).stdout)
+    assert len(created["AccountId"]) == 12 and created["AccountId"].isdigit()
+    assert created["AccessKeyId"].startswith("AKIA") and len(created["SecretAccessKey"]) == 40
+    listed = json.loads(admin(live_server, "account", "list").stdout)["Accounts"]
+    assert created["AccountId"] in [a["AccountId"] for a in listed]
+
+    alt = live_server.client(created["AccessKeyId"], created["SecretAccessKey"])
+    mine, theirs = unique("main-owned"), unique("alt-owned")
+    s3.create_bucket(Bucket=mine)
+    alt.create_bucket(Bucket=theirs)
+    try:
+        listing = alt.list_buckets()
+        assert [b["Name"] for b in listing["Buckets"]] == [theirs]
+        assert listing["Owner"]["ID"] == created["CanonicalUserId"]
+        assert s3.list_buckets()["Owner"]["ID"] != created["CanonicalUserId"]
+        with pytest.raises(ClientError) as e:
+            alt.put_object(Bucket=mine, Key="x", Body=b"x")
+        assert error_code(e.value) == "AccessDenied"
+        with pytest.raises(ClientError) as e:
+            s3.list_objects_v2(Bucket=theirs)
+        assert error_code(e.value) == "AccessDenied"
+        with pytest.raises(ClientError) as e:
+            s3.create_bucket(Bucket=theirs)
+        assert error_code(e.value) == "BucketAlreadyExists"
+        # A bucket policy naming the other account grants it access.
+        s3.put_bucket_policy(Bucket=mine, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{created['AccountId']}:root"},
+             "Action": ["s3:PutObject", "s3:GetObject"], "Resource": f"arn:aws:s3:::{mine}/*"}]}))
+        alt.put_object(Bucket=mine, Key="shared", Body=b"from alt")
+        assert s3.get_object(Bucket=mine, Key="shared")["Body"].read() == b"from alt"
+        # Deleting an account that owns buckets is refused.
+        refused = admin(live_server, "account", "delete", created["AccountId"], check=False)
+        assert refused.returncode != 0 and "DeleteConflict" in refused.stderr
+    finally:
+        empty_and_delete_bucket(s3, mine)
+        empty_and_delete_bucket(alt, theirs)
+    admin(live_server, "account", "delete", created["AccountId"])
+    with pytest.raises(ClientError) as e:
+        alt.list_buckets()
+    assert error_code(e.value) == "InvalidAccessKeyId"
+
+
+def test_only_the_first_accounts_root_administers_accounts(live_server, iam):
+    name = unique("notadmin")
+    ak, sk = make_user(iam, name, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    try:
+        class Creds:
+            access_key, secret_key, endpoint, data_dir = ak, sk, live_server.endpoint, live_server.data_dir
+        res = admin(Creds, "account", "create", unique("x"), check=False)
+        assert res.returncode != 0 and "AccessDenied" in res.stderr
+    finally:
+        delete_user(iam, name)
