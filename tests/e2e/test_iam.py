@@ -376,3 +376,95 @@ def test_only_the_first_accounts_root_administers_accounts(live_server, iam):
         assert res.returncode != 0 and "AccessDenied" in res.stderr
     finally:
         delete_user(iam, name)
+
+
+# --------------------------------------------------------------------- simulator and admin CLI
+
+def test_simulate_principal_policy_reports_decisions_and_statements(live_server, iam):
+    name = unique("sim")
+    make_user(iam, name, {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ReadDocs", "Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::docs/*"},
+        {"Sid": "NotFromOutside", "Effect": "Deny", "Action": "s3:*", "Resource": "*",
+         "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]})
+    arn = iam.get_user(UserName=name)["User"]["Arn"]
+    try:
+        inside = iam.simulate_principal_policy(
+            PolicySourceArn=arn, ActionNames=["s3:GetObject", "s3:PutObject"], ResourceArns=["arn:aws:s3:::docs/a"],
+            ContextEntries=[{"ContextKeyName": "aws:SourceIp", "ContextKeyValues": ["10.1.2.3"], "ContextKeyType": "ip"}],
+        )["EvaluationResults"]
+        assert [(r["EvalActionName"], r["EvalDecision"]) for r in inside] == [
+            ("s3:GetObject", "allowed"), ("s3:PutObject", "implicitDeny")]
+        outside = iam.simulate_principal_policy(
+            PolicySourceArn=arn, ActionNames=["s3:GetObject"], ResourceArns=["arn:aws:s3:::docs/a"],
+            ContextEntries=[{"ContextKeyName": "aws:SourceIp", "ContextKeyValues": ["192.0.2.1"], "ContextKeyType": "ip"}],
+        )["EvaluationResults"]
+        assert outside[0]["EvalDecision"] == "explicitDeny"
+        custom = iam.simulate_custom_policy(
+            PolicyInputList=[json.dumps({"Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": "arn:aws:s3:::b"}]})],
+            ActionNames=["s3:ListBucket", "s3:DeleteBucket"], ResourceArns=["arn:aws:s3:::b"])["EvaluationResults"]
+        assert [r["EvalDecision"] for r in custom] == ["allowed", "implicitDeny"]
+    finally:
+        delete_user(iam, name)
+
+
+def test_admin_cli_manages_users_keys_policies_and_simulates(live_server, s3, bucket):
+    name = unique("cli")
+    user = json.loads(admin(live_server, "user", "create", name, "--path", "/ops/").stdout)["User"]
+    assert user["UserName"] == name and user["Path"] == "/ops/"
+    key = json.loads(admin(live_server, "key", "create", name).stdout)["AccessKey"]
+    doc = json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*"}]})
+    admin(live_server, "policy", "put-user", name, "read", doc)
+    assert json.loads(admin(live_server, "policy", "get-user", name, "read").stdout) == json.loads(doc)
+    sim = json.loads(admin(live_server, "policy", "simulate", "--user", name, "--action", "s3:GetObject",
+                           "--action", "s3:PutObject", "--resource", f"arn:aws:s3:::{bucket}/k").stdout)
+    assert [r["EvalDecision"] for r in sim["EvaluationResults"]] == ["allowed", "implicitDeny"]
+    s3.put_object(Bucket=bucket, Key="k", Body=b"data")
+    c = live_server.client(key["AccessKeyId"], key["SecretAccessKey"])
+    assert c.get_object(Bucket=bucket, Key="k")["Body"].read() == b"data"
+    admin(live_server, "key", "disable", name, key["AccessKeyId"])
+    with pytest.raises(ClientError) as e:
+        c.get_object(Bucket=bucket, Key="k")
+    assert error_code(e.value) == "InvalidAccessKeyId"
+    policy = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject",
+              "Resource": f"arn:aws:s3:::{bucket}/*"}]}
+    admin(live_server, "bucket-policy", "put", bucket, json.dumps(policy))
+    assert json.loads(admin(live_server, "bucket-policy", "get", bucket).stdout) == policy
+    admin(live_server, "bucket-policy", "delete", bucket)
+    missing = admin(live_server, "bucket-policy", "get", bucket, check=False)
+    assert missing.returncode != 0 and "NoSuchBucketPolicy" in missing.stderr
+    refused = admin(live_server, "user", "delete", name, check=False)
+    assert refused.returncode != 0 and "DeleteConflict" in refused.stderr
+    admin(live_server, "key", "delete", name, key["AccessKeyId"])
+    admin(live_server, "policy", "delete-user", name, "read")
+    admin(live_server, "user", "delete", name)
+    listed = json.loads(admin(live_server, "user", "list").stdout)["Users"]
+    assert name not in [u["UserName"] for u in listed]
+
+
+def test_master_key_seals_stored_secrets(server_factory, tmp_path):
+    key_file = tmp_path / "master.key"
+    key_file.write_text("a long passphrase that seals every stored secret\n")
+    srv = server_factory(extra_args=["--master-key-file", str(key_file)])
+    iam = iam_client(srv)
+    iam.create_user(UserName="sealed")
+    key = iam.create_access_key(UserName="sealed")["AccessKey"]
+    iam.put_user_policy(UserName="sealed", PolicyName="p", PolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]}))
+    c = srv.client(key["AccessKeyId"], key["SecretAccessKey"])
+    c.list_buckets()
+    srv.stop()
+    raw = (srv.data_dir / "meta.redb").read_bytes()
+    assert key["AccessKeyId"].encode() in raw
+    assert key["SecretAccessKey"].encode() not in raw, "the secret is not stored in clear"
+    # Without the master key the sealed secret cannot be used...
+    srv.extra_args = []
+    srv.start()
+    with pytest.raises(ClientError):
+        srv.client(key["AccessKeyId"], key["SecretAccessKey"], retries={"max_attempts": 1}).list_buckets()
+    srv.stop()
+    # ...and with it, it works again.
+    srv.extra_args = ["--master-key-file", str(key_file)]
+    srv.start()
+    srv.client(key["AccessKeyId"], key["SecretAccessKey"]).list_buckets()

@@ -166,15 +166,19 @@ impl Engine {
         }
     }
 
-    /// The identity policies that apply to a principal, as (name, document).
-    async fn identity_policy_documents(
+    /// The identity policies that apply to a principal, as (name, document):
+    /// for an IAM user its inline and attached managed policies and those of
+    /// its groups, read in one snapshot.
+    pub(crate) async fn identity_policy_documents(
         &self,
         principal: &Principal,
     ) -> Result<Vec<(String, String)>, EngineError> {
         match (&principal.kind, &principal.account) {
             (PrincipalKind::User { name, .. }, Some(account)) => {
-                let u = self.get_user(&account.0, name).await?;
-                Ok(u.inline_policies)
+                let (acct, n) = (account.0.clone(), name.clone());
+                self.meta()
+                    .read(move |tx| crate::managed_policies::user_identity_policies(tx, &acct, &n))
+                    .await
             }
             _ => Ok(Vec::new()),
         }

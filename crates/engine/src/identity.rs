@@ -39,6 +39,14 @@ pub fn new_access_key(account_id: &str, user: Option<&str>) -> AccessKeyRecord {
     }
 }
 
+/// The record as stored: its secret sealed when a master key is configured.
+fn stored(master: Option<&crate::secrets::MasterKey>, key: &AccessKeyRecord) -> AccessKeyRecord {
+    AccessKeyRecord {
+        secret_access_key: crate::secrets::seal(master, &key.access_key_id, &key.secret_access_key),
+        ..key.clone()
+    }
+}
+
 fn user_key(account: &str, name: &str) -> Vec<u8> {
     let mut k = account.as_bytes().to_vec();
     k.push(0);
@@ -101,6 +109,7 @@ impl Engine {
         access_key: &str,
     ) -> Result<Option<(String, Principal)>, EngineError> {
         let ak = access_key.to_owned();
+        let master = self.master_key().cloned();
         self.meta()
             .read(move |tx| -> Result<_, EngineError> {
                 let Some(v) = tx.get(Table::AccessKeys, ak.as_bytes())? else {
@@ -110,6 +119,7 @@ impl Engine {
                 if !key.active {
                     return Ok(None);
                 }
+                let secret = crate::secrets::open(master.as_ref(), &ak, &key.secret_access_key)?;
                 let account = AccountId(key.account_id.clone());
                 let principal = match &key.user {
                     None => Principal::root(account, ak.clone()),
@@ -118,7 +128,7 @@ impl Engine {
                         Principal::user(account, ak.clone(), u.name, u.path, u.user_id)
                     }
                 };
-                Ok(Some((key.secret_access_key, principal)))
+                Ok(Some((secret, principal)))
             })
             .await
     }
@@ -135,6 +145,7 @@ impl Engine {
             ));
         }
         let name = name.to_owned();
+        let master = self.master_key().cloned();
         self.meta()
             .write(move |tx| -> Result<_, EngineError> {
                 for (_, v) in tx.range(Table::Accounts, b"", None, usize::MAX)? {
@@ -155,7 +166,7 @@ impl Engine {
                 tx.put(
                     Table::AccessKeys,
                     key.access_key_id.as_bytes(),
-                    &encode(&key),
+                    &encode(&stored(master.as_ref(), &key)),
                 )?;
                 Ok((account, key))
             })
@@ -342,6 +353,16 @@ impl Engine {
                         "Cannot delete entity, must delete policies first.".into(),
                     ));
                 }
+                if !u.groups.is_empty() {
+                    return Err(EngineError::DeleteConflict(
+                        "Cannot delete entity, must remove users from group first.".into(),
+                    ));
+                }
+                if !u.attached.is_empty() {
+                    return Err(EngineError::DeleteConflict(
+                        "Cannot delete entity, must detach all policies first.".into(),
+                    ));
+                }
                 tx.delete(Table::Users, &user_key(&acct, &n))?;
                 Ok(())
             })
@@ -355,6 +376,7 @@ impl Engine {
         user: &str,
     ) -> Result<AccessKeyRecord, EngineError> {
         let (acct, n) = (account.to_owned(), user.to_owned());
+        let master = self.master_key().cloned();
         self.meta()
             .write(move |tx| -> Result<_, EngineError> {
                 let mut u = get_user(tx, &acct, &n)?;
@@ -369,7 +391,7 @@ impl Engine {
                 tx.put(
                     Table::AccessKeys,
                     key.access_key_id.as_bytes(),
-                    &encode(&key),
+                    &encode(&stored(master.as_ref(), &key)),
                 )?;
                 Ok(key)
             })

@@ -16,11 +16,15 @@ mod buckets;
 mod conditions;
 mod error;
 mod gc;
+mod groups;
 mod identity;
 mod list;
+mod managed_policies;
 mod multipart;
 mod objects;
 mod pieces;
+mod secrets;
+mod simulate;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -30,19 +34,24 @@ use coffer_meta::MetaStore;
 
 pub use conditions::{CopySourceConditions, EtagMatch, ReadConditions};
 pub use error::EngineError;
+pub use groups::{MAX_GROUPS_PER_USER, Page};
 pub use identity::MAX_ACCESS_KEYS_PER_USER;
 pub use list::{ListPage, ListParams, list_page};
+pub use managed_policies::{MAX_ATTACHED_POLICIES, MAX_POLICY_VERSIONS, PolicyScope};
 pub use multipart::{CompletedPart, PartListing, UploadListParams, UploadListing};
 pub use objects::{
     BodyStream, ByteRange, DataStream, DeclaredChecksum, MetadataDirective, PutParams, ReadPlan,
 };
 
 pub use coffer_meta::records::{
-    AccessKeyRecord, AccountRecord, BucketRecord, ChecksumKind, ObjectHeaders, ObjectPart,
-    ObjectRecord, PartRecord, StoredChecksum, UploadRecord, UserRecord,
+    AccessKeyRecord, AccountRecord, BucketRecord, ChecksumKind, GroupRecord, ManagedPolicyRecord,
+    ObjectHeaders, ObjectPart, ObjectRecord, PartRecord, PolicyVersionRecord, StoredChecksum,
+    UploadRecord, UserRecord,
 };
 
 pub use pieces::INLINE_MAX_SIZE;
+pub use secrets::MasterKey;
+pub use simulate::{MatchedPolicyStatement, SimulationResult};
 
 /// AWS limits, named where they are enforced.
 pub mod limits {
@@ -67,6 +76,7 @@ struct Inner {
     blobs: BlobStore,
     region: String,
     root: AccountRecord,
+    master_key: Option<MasterKey>,
 }
 
 pub fn now_ms() -> i64 {
@@ -84,6 +94,16 @@ impl Engine {
         blobs: BlobStore,
         region: String,
     ) -> Result<Self, EngineError> {
+        Self::open_with_master_key(meta, blobs, region, None).await
+    }
+
+    /// [`Self::open`] with a master key that seals stored secret access keys.
+    pub async fn open_with_master_key(
+        meta: MetaStore,
+        blobs: BlobStore,
+        region: String,
+        master_key: Option<MasterKey>,
+    ) -> Result<Self, EngineError> {
         let started = SystemTime::now();
         let root = auth::ensure_root_account(&meta).await?;
         let engine = Self {
@@ -92,6 +112,7 @@ impl Engine {
                 blobs,
                 region,
                 root,
+                master_key,
             }),
         };
         let sweeper = engine.clone();
@@ -112,6 +133,10 @@ impl Engine {
     /// The first account, whose root administers the server.
     pub fn root_account(&self) -> &AccountRecord {
         &self.inner.root
+    }
+
+    fn master_key(&self) -> Option<&MasterKey> {
+        self.inner.master_key.as_ref()
     }
 
     fn meta(&self) -> &MetaStore {
@@ -135,3 +160,5 @@ impl Engine {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_groups;

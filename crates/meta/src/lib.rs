@@ -47,10 +47,16 @@ pub enum Table {
     /// account id NUL lowercase user name -> [`records::UserRecord`]
     /// (IAM user names are unique case-insensitively within an account)
     Users,
+    /// account id NUL lowercase group name -> [`records::GroupRecord`]
+    Groups,
+    /// account id NUL lowercase policy name -> [`records::ManagedPolicyRecord`]
+    /// (customer-managed policy names are unique case-insensitively within an
+    /// account, whatever their path)
+    Policies,
 }
 
 impl Table {
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::Buckets,
         Self::Objects,
         Self::Uploads,
@@ -61,6 +67,8 @@ impl Table {
         Self::Accounts,
         Self::AccessKeys,
         Self::Users,
+        Self::Groups,
+        Self::Policies,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +83,8 @@ impl Table {
             Self::Accounts => "accounts",
             Self::AccessKeys => "access_keys",
             Self::Users => "users",
+            Self::Groups => "groups",
+            Self::Policies => "policies",
         }
     }
 }

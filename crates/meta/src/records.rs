@@ -202,6 +202,90 @@ pub struct UserRecord {
     pub access_keys: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
+    /// Names of the groups the user belongs to; each group lists the user
+    /// in [`GroupRecord::members`], kept in the same transaction.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
+    /// ARNs of the managed policies attached to the user; each policy lists
+    /// the user in [`ManagedPolicyRecord::attached_users`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached: Vec<String>,
+}
+
+/// An IAM group: its members, inline policies and attached managed policies.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GroupRecord {
+    pub name: String,
+    pub path: String,
+    /// `AGPA...`: stable id of the group.
+    pub group_id: String,
+    pub created_ms: i64,
+    /// Member user names, as the users spell them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<String>,
+    /// Inline policies by name, as documents.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inline_policies: Vec<(String, String)>,
+    /// ARNs of the managed policies attached to the group; each policy lists
+    /// the group in [`ManagedPolicyRecord::attached_groups`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached: Vec<String>,
+}
+
+/// One version of a managed policy's document.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PolicyVersionRecord {
+    /// `v1`, `v2`, ...: never reused within a policy.
+    pub version_id: String,
+    pub document: String,
+    pub created_ms: i64,
+}
+
+/// A customer-managed policy with its versions and the entities it is
+/// attached to.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManagedPolicyRecord {
+    pub name: String,
+    pub path: String,
+    /// `ANPA...`: stable id of the policy.
+    pub policy_id: String,
+    pub created_ms: i64,
+    /// When the default version last changed.
+    pub updated_ms: i64,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The version that is in force.
+    pub default_version: String,
+    /// Oldest first; always contains `default_version`.
+    pub versions: Vec<PolicyVersionRecord>,
+    /// The number of the next version to create.
+    pub next_version: u32,
+    /// Users the policy is attached to; the attachment count is the sum of
+    /// both lists.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached_users: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached_groups: Vec<String>,
+}
+
+impl ManagedPolicyRecord {
+    pub fn arn(&self, account: &str) -> String {
+        format!("arn:aws:iam::{account}:policy{}{}", self.path, self.name)
+    }
+
+    pub fn attachment_count(&self) -> usize {
+        self.attached_users.len() + self.attached_groups.len()
+    }
+
+    /// The document of the default version.
+    pub fn default_document(&self) -> Option<&str> {
+        self.version(&self.default_version)
+            .map(|v| v.document.as_str())
+    }
+
+    pub fn version(&self, id: &str) -> Option<&PolicyVersionRecord> {
+        self.versions.iter().find(|v| v.version_id == id)
+    }
 }
 
 /// Who references a blob.
@@ -227,6 +311,16 @@ mod tests {
         let enc = encode(&b);
         assert_eq!(enc[0], RECORD_V1);
         assert_eq!(decode::<BucketRecord>(&enc).ok(), Some(b));
+    }
+
+    #[test]
+    fn users_stored_before_groups_existed_still_decode() {
+        let old = br#"{"name":"a","path":"/","user_id":"AIDA1","created_ms":1}"#;
+        let mut enc = vec![RECORD_V1];
+        enc.extend_from_slice(old);
+        let u: UserRecord = decode(&enc).unwrap();
+        assert_eq!(u.name, "a");
+        assert!(u.groups.is_empty() && u.attached.is_empty());
     }
 
     #[test]

@@ -52,6 +52,11 @@ struct ServeArgs {
     /// Path-style addressing always works.
     #[arg(long, value_name = "DOMAIN")]
     domain: Option<String>,
+    /// A file holding the master key that seals stored secret access keys
+    /// (alternatively set COFFER_MASTER_KEY). 64 hex digits are used as the
+    /// key; any other text is hashed into one.
+    #[arg(long, value_name = "FILE")]
+    master_key_file: Option<PathBuf>,
     /// Seconds in-flight requests may take to finish after SIGTERM/SIGINT.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     shutdown_grace: u64,
@@ -88,7 +93,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let blobs = BlobStore::open(&args.data)
         .await
         .with_context(|| format!("cannot open blob store in {}", args.data.display()))?;
-    let engine = Engine::open(meta, blobs, args.region.clone())
+    let master_key = master_key(args.master_key_file.as_deref())?;
+    let engine = Engine::open_with_master_key(meta, blobs, args.region.clone(), master_key)
         .await
         .context("cannot open the storage engine")?;
     let listener = tokio::net::TcpListener::bind(args.address)
@@ -127,6 +133,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .map_err(anyhow::Error::msg)?;
     tracing::info!("coffer stopped");
     Ok(())
+}
+
+/// The master key from `--master-key-file` or `COFFER_MASTER_KEY`, if any.
+fn master_key(file: Option<&std::path::Path>) -> anyhow::Result<Option<coffer_engine::MasterKey>> {
+    let material = match (
+        file,
+        std::env::var("COFFER_MASTER_KEY")
+            .ok()
+            .filter(|s| !s.is_empty()),
+    ) {
+        (Some(f), _) => std::fs::read_to_string(f)
+            .with_context(|| format!("cannot read master key file {}", f.display()))?,
+        (None, Some(k)) => k,
+        (None, None) => return Ok(None),
+    };
+    coffer_engine::MasterKey::from_config(&material)
+        .map(Some)
+        .map_err(|e| anyhow::anyhow!("invalid master key: {e}"))
 }
 
 async fn shutdown_signal() {

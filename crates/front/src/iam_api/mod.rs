@@ -4,6 +4,9 @@
 //! multi-account model (CreateAccount, ListAccounts, DeleteAccount), which
 //! only the first account's root may call.
 
+mod groups;
+mod policies;
+mod simulate;
 mod xml;
 
 use std::collections::HashMap;
@@ -20,7 +23,7 @@ use xml::{Xml, date};
 /// Query API requests are small forms; anything larger is refused.
 pub(crate) const MAX_QUERY_BODY: usize = 1024 * 1024;
 
-struct IamError {
+pub(super) struct IamError {
     status: StatusCode,
     code: &'static str,
     message: String,
@@ -211,6 +214,55 @@ fn target_user<'a>(principal: &'a Principal, params: &'a Params) -> Result<&'a s
         (_, PrincipalKind::User { name, .. }) => Ok(name),
         _ => params.required("UserName"),
     }
+}
+
+/// What an action handler needs to know about the request.
+struct Ctx<'a> {
+    pub engine: &'a Engine,
+    pub principal: &'a Principal,
+    /// The caller's account, which the action administers.
+    pub account: &'a str,
+}
+
+impl Ctx<'_> {
+    /// Authorizes `iam:ACTION` on a resource of the caller's account.
+    pub async fn authorize(&self, action: &str, resource: &str) -> Result<(), IamError> {
+        Ok(self
+            .engine
+            .authorize_iam(self.principal, action, resource)
+            .await?)
+    }
+
+    pub fn arn(&self, kind: &str, path: &str, name: &str) -> String {
+        format!("arn:aws:iam::{}:{kind}{path}{name}", self.account)
+    }
+}
+
+/// Actions handled by the per-entity modules below (groups, managed
+/// policies, ...), each of which writes its result into `x`.
+/// (Each module exports its action names as `ACTIONS`.)
+const ENTITY_MODULES_HANDLE: &[&[&str]] = &[simulate::ACTIONS, groups::ACTIONS, policies::ACTIONS];
+
+async fn handle_entity_action(
+    cx: &Ctx<'_>,
+    action: &str,
+    params: &Params,
+    x: &mut Xml,
+) -> Result<(), IamError> {
+    if simulate::ACTIONS.contains(&action) {
+        return simulate::handle(cx, action, params, x).await;
+    }
+    if groups::ACTIONS.contains(&action) {
+        return groups::handle(cx, action, params, x).await;
+    }
+    if policies::ACTIONS.contains(&action) {
+        return policies::handle(cx, action, params, x).await;
+    }
+    Err(err(
+        StatusCode::BAD_REQUEST,
+        "InvalidAction",
+        format!("The action {action} is not valid for this web service."),
+    ))
 }
 
 async fn dispatch(
@@ -435,6 +487,14 @@ async fn dispatch(
                 }
                 _ => engine.delete_account(params.required("AccountId")?).await?,
             }
+        }
+        other if ENTITY_MODULES_HANDLE.iter().any(|m| m.contains(&other)) => {
+            let cx = Ctx {
+                engine,
+                principal,
+                account: &account,
+            };
+            handle_entity_action(&cx, other, params, &mut x).await?;
         }
         "" => {
             return Err(err(

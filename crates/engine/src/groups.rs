@@ -1,0 +1,452 @@
+//! IAM groups: membership, inline group policies, and the storage helpers
+//! that groups and managed policies share.
+//!
+//! Membership is recorded on both sides, `GroupRecord::members` and
+//! `UserRecord::groups`, and every operation that changes one side changes
+//! the other in the same transaction, so either side can be read alone.
+//! Group names, like user names, are unique case-insensitively within an
+//! account.
+
+use coffer_iam::{Policy, PolicyError, PolicyKind, PolicySizeLimit};
+use coffer_meta::records::{GroupRecord, UserRecord, decode, encode};
+use coffer_meta::{MetaError, ReadTxn, Table, WriteTxn};
+
+use crate::{Engine, EngineError, now_ms};
+
+/// IAM's default quota: a user belongs to at most 10 groups.
+pub const MAX_GROUPS_PER_USER: usize = 10;
+/// IAM's default quota: 300 groups per account.
+const MAX_GROUPS_PER_ACCOUNT: usize = 300;
+
+/// One page of a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    /// Set when more items follow: the Marker that continues the listing.
+    pub marker: Option<String>,
+}
+
+impl<T> Page<T> {
+    pub fn is_truncated(&self) -> bool {
+        self.marker.is_some()
+    }
+
+    /// Cuts one page out of `items`, which are in listing order and identified
+    /// by `key`. A marker names the last item of the previous page; when that
+    /// item has gone meanwhile, the page starts at the first key after it (the
+    /// listings paged this way are ordered by key).
+    pub fn of(items: Vec<T>, key: impl Fn(&T) -> String, marker: Option<&str>, max: usize) -> Self {
+        let start = match marker {
+            None => 0,
+            Some(m) => match items.iter().position(|i| key(i) == m) {
+                Some(p) => p + 1,
+                None => items
+                    .iter()
+                    .position(|i| key(i).as_str() > m)
+                    .unwrap_or(items.len()),
+            },
+        };
+        let mut rest: Vec<T> = items.into_iter().skip(start).collect();
+        let marker = if rest.len() > max {
+            rest.truncate(max);
+            rest.last().map(&key)
+        } else {
+            None
+        };
+        Self {
+            items: rest,
+            marker,
+        }
+    }
+}
+
+const ID_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// A unique id as IAM makes them: a four-letter prefix naming the kind
+/// (`AGPA` group, `ANPA` managed policy) and 17 characters.
+pub(crate) fn new_entity_id(prefix: &str) -> String {
+    let tail: String = (0..17)
+        .map(|_| char::from(ID_CHARS[rand::random_range(0..ID_CHARS.len())]))
+        .collect();
+    format!("{prefix}{tail}")
+}
+
+/// The key of a named entity of an account in Users, Groups and Policies.
+pub(crate) fn entity_key(account: &str, name: &str) -> Vec<u8> {
+    let mut k = account.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(name.to_ascii_lowercase().as_bytes());
+    k
+}
+
+/// Every key of an account in an entity table, as (start, end).
+pub(crate) fn account_range(account: &str) -> (Vec<u8>, Vec<u8>) {
+    let start = entity_key(account, "");
+    let mut end = account.as_bytes().to_vec();
+    end.push(1);
+    (start, end)
+}
+
+/// IAM names of groups and policies: 1-128 of `[A-Za-z0-9+=,.@_-]`.
+pub(crate) fn check_name(field: &str, name: &str) -> Result<(), EngineError> {
+    let ok = (1..=128).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidInput(format!(
+            "The specified value for {field} is invalid. It must contain only alphanumeric characters and/or the following: +=,.@_- (got {name:?})"
+        )))
+    }
+}
+
+/// IAM paths: `/` or `/segments/`, at most 512 characters of printable ASCII.
+pub(crate) fn check_path(path: &str) -> Result<(), EngineError> {
+    let ok = path.len() <= 512
+        && path.starts_with('/')
+        && path.ends_with('/')
+        && path.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidInput(format!(
+            "The specified value for path is invalid. It must begin and end with / and contain only printable ASCII characters (got {path:?})"
+        )))
+    }
+}
+
+/// Checks an identity policy document for an entity whose documents are
+/// counted together against `limit` (`all` holds them, this one included).
+pub(crate) fn check_identity_document(
+    document: &str,
+    all: &str,
+    limit: PolicySizeLimit,
+) -> Result<(), EngineError> {
+    let refused = |e: PolicyError| match e {
+        PolicyError::TooLarge { .. } => EngineError::LimitExceeded(e.to_string()),
+        other => EngineError::MalformedPolicyDocument(other.to_string()),
+    };
+    Policy::parse_for(document, PolicyKind::Identity).map_err(refused)?;
+    limit.check(all).map_err(refused)
+}
+
+pub(crate) fn load_user(
+    tx: &dyn ReadTxn,
+    account: &str,
+    name: &str,
+) -> Result<UserRecord, EngineError> {
+    tx.get(Table::Users, &entity_key(account, name))?
+        .map(|v| decode(&v))
+        .transpose()?
+        .ok_or_else(|| {
+            EngineError::NoSuchEntity(format!("The user with name {name} cannot be found."))
+        })
+}
+
+pub(crate) fn store_user(
+    tx: &mut dyn WriteTxn,
+    account: &str,
+    user: &UserRecord,
+) -> Result<(), MetaError> {
+    tx.put(
+        Table::Users,
+        &entity_key(account, &user.name),
+        &encode(user),
+    )
+}
+
+pub(crate) fn load_group(
+    tx: &dyn ReadTxn,
+    account: &str,
+    name: &str,
+) -> Result<GroupRecord, EngineError> {
+    tx.get(Table::Groups, &entity_key(account, name))?
+        .map(|v| decode(&v))
+        .transpose()?
+        .ok_or_else(|| {
+            EngineError::NoSuchEntity(format!("The group with name {name} cannot be found."))
+        })
+}
+
+pub(crate) fn store_group(
+    tx: &mut dyn WriteTxn,
+    account: &str,
+    group: &GroupRecord,
+) -> Result<(), MetaError> {
+    tx.put(
+        Table::Groups,
+        &entity_key(account, &group.name),
+        &encode(group),
+    )
+}
+
+fn all_groups(tx: &dyn ReadTxn, account: &str) -> Result<Vec<GroupRecord>, EngineError> {
+    let (start, end) = account_range(account);
+    tx.range(Table::Groups, &start, Some(&end), usize::MAX)?
+        .iter()
+        .map(|(_, v)| decode(v).map_err(EngineError::from))
+        .collect()
+}
+
+fn lower(name: &str) -> String {
+    name.to_ascii_lowercase()
+}
+
+impl Engine {
+    pub async fn create_group(
+        &self,
+        account: &str,
+        name: &str,
+        path: Option<&str>,
+    ) -> Result<GroupRecord, EngineError> {
+        check_name("groupName", name)?;
+        let path = path.unwrap_or("/").to_owned();
+        check_path(&path)?;
+        let group = GroupRecord {
+            name: name.to_owned(),
+            path,
+            group_id: new_entity_id("AGPA"),
+            created_ms: now_ms(),
+            ..GroupRecord::default()
+        };
+        let (acct, g) = (account.to_owned(), group.clone());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                if tx
+                    .get(Table::Groups, &entity_key(&acct, &g.name))?
+                    .is_some()
+                {
+                    return Err(EngineError::EntityAlreadyExists(format!(
+                        "Group with name {} already exists.",
+                        g.name
+                    )));
+                }
+                let (start, end) = account_range(&acct);
+                let existing =
+                    tx.range(Table::Groups, &start, Some(&end), MAX_GROUPS_PER_ACCOUNT)?;
+                if existing.len() >= MAX_GROUPS_PER_ACCOUNT {
+                    return Err(EngineError::LimitExceeded(format!(
+                        "Cannot exceed quota for GroupsPerAccount: {MAX_GROUPS_PER_ACCOUNT}"
+                    )));
+                }
+                Ok(store_group(tx, &acct, &g)?)
+            })
+            .await?;
+        Ok(group)
+    }
+
+    pub async fn get_group(&self, account: &str, name: &str) -> Result<GroupRecord, EngineError> {
+        let (acct, n) = (account.to_owned(), name.to_owned());
+        self.meta().read(move |tx| load_group(tx, &acct, &n)).await
+    }
+
+    /// A group and one page of its members, in name order.
+    pub async fn get_group_members(
+        &self,
+        account: &str,
+        name: &str,
+        marker: Option<&str>,
+        max: usize,
+    ) -> Result<(GroupRecord, Page<UserRecord>), EngineError> {
+        let (acct, n, marker) = (account.to_owned(), name.to_owned(), marker.map(lower));
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                let g = load_group(tx, &acct, &n)?;
+                let mut users = g
+                    .members
+                    .iter()
+                    .map(|m| load_user(tx, &acct, m))
+                    .collect::<Result<Vec<_>, _>>()?;
+                users.sort_by_key(|u| lower(&u.name));
+                let users = Page::of(users, |u| lower(&u.name), marker.as_deref(), max);
+                Ok((g, users))
+            })
+            .await
+    }
+
+    /// Groups of an account whose path starts with `path_prefix`, in name
+    /// order.
+    pub async fn list_groups(
+        &self,
+        account: &str,
+        path_prefix: &str,
+        marker: Option<&str>,
+        max: usize,
+    ) -> Result<Page<GroupRecord>, EngineError> {
+        let (acct, prefix, marker) = (
+            account.to_owned(),
+            path_prefix.to_owned(),
+            marker.map(lower),
+        );
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                let mut groups = all_groups(tx, &acct)?;
+                groups.retain(|g| g.path.starts_with(&prefix));
+                Ok(Page::of(groups, |g| lower(&g.name), marker.as_deref(), max))
+            })
+            .await
+    }
+
+    /// The groups a user belongs to, in name order.
+    pub async fn list_groups_for_user(
+        &self,
+        account: &str,
+        user: &str,
+        marker: Option<&str>,
+        max: usize,
+    ) -> Result<Page<GroupRecord>, EngineError> {
+        let (acct, n, marker) = (account.to_owned(), user.to_owned(), marker.map(lower));
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                let u = load_user(tx, &acct, &n)?;
+                let mut groups = u
+                    .groups
+                    .iter()
+                    .map(|g| load_group(tx, &acct, g))
+                    .collect::<Result<Vec<_>, _>>()?;
+                groups.sort_by_key(|g| lower(&g.name));
+                Ok(Page::of(groups, |g| lower(&g.name), marker.as_deref(), max))
+            })
+            .await
+    }
+
+    /// Adds a user to a group; adding a member again changes nothing, as in
+    /// IAM.
+    pub async fn add_user_to_group(
+        &self,
+        account: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<(), EngineError> {
+        let (acct, gn, un) = (account.to_owned(), group.to_owned(), user.to_owned());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let mut g = load_group(tx, &acct, &gn)?;
+                let mut u = load_user(tx, &acct, &un)?;
+                if u.groups.iter().any(|x| x.eq_ignore_ascii_case(&g.name)) {
+                    return Ok(());
+                }
+                if u.groups.len() >= MAX_GROUPS_PER_USER {
+                    return Err(EngineError::LimitExceeded(format!(
+                        "Cannot exceed quota for GroupsPerUser: {MAX_GROUPS_PER_USER}"
+                    )));
+                }
+                u.groups.push(g.name.clone());
+                g.members.push(u.name.clone());
+                store_user(tx, &acct, &u)?;
+                Ok(store_group(tx, &acct, &g)?)
+            })
+            .await
+    }
+
+    pub async fn remove_user_from_group(
+        &self,
+        account: &str,
+        group: &str,
+        user: &str,
+    ) -> Result<(), EngineError> {
+        let (acct, gn, un) = (account.to_owned(), group.to_owned(), user.to_owned());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let mut g = load_group(tx, &acct, &gn)?;
+                let mut u = load_user(tx, &acct, &un)?;
+                let before = g.members.len();
+                g.members.retain(|m| !m.eq_ignore_ascii_case(&u.name));
+                u.groups.retain(|x| !x.eq_ignore_ascii_case(&g.name));
+                if g.members.len() == before {
+                    return Err(EngineError::NoSuchEntity(format!(
+                        "The user with name {un} cannot be found in group {}.",
+                        g.name
+                    )));
+                }
+                store_user(tx, &acct, &u)?;
+                Ok(store_group(tx, &acct, &g)?)
+            })
+            .await
+    }
+
+    /// Deletes a group that has no members and no policies left
+    /// (DeleteConflict otherwise, as IAM does).
+    pub async fn delete_group(&self, account: &str, name: &str) -> Result<(), EngineError> {
+        let (acct, n) = (account.to_owned(), name.to_owned());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let g = load_group(tx, &acct, &n)?;
+                let conflict = if !g.members.is_empty() {
+                    Some("Cannot delete entity, must remove users from group first.")
+                } else if !g.inline_policies.is_empty() {
+                    Some("Cannot delete entity, must delete policies first.")
+                } else if !g.attached.is_empty() {
+                    Some("Cannot delete entity, must detach all policies first.")
+                } else {
+                    None
+                };
+                if let Some(msg) = conflict {
+                    return Err(EngineError::DeleteConflict(msg.into()));
+                }
+                tx.delete(Table::Groups, &entity_key(&acct, &n))?;
+                Ok(())
+            })
+            .await
+    }
+
+    /// Adds or replaces an inline policy of a group, after checking the
+    /// document and IAM's quota for all of the group's inline policies.
+    pub async fn put_group_policy(
+        &self,
+        account: &str,
+        group: &str,
+        name: &str,
+        document: &str,
+    ) -> Result<(), EngineError> {
+        check_name("policyName", name)?;
+        let (acct, gn, pn, doc) = (
+            account.to_owned(),
+            group.to_owned(),
+            name.to_owned(),
+            document.to_owned(),
+        );
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let mut g = load_group(tx, &acct, &gn)?;
+                let all: String = g
+                    .inline_policies
+                    .iter()
+                    .filter(|(n, _)| *n != pn)
+                    .map(|(_, d)| d.as_str())
+                    .chain([doc.as_str()])
+                    .collect();
+                check_identity_document(&doc, &all, PolicySizeLimit::GroupInline)?;
+                match g.inline_policies.iter_mut().find(|(k, _)| *k == pn) {
+                    Some(entry) => entry.1.clone_from(&doc),
+                    None => g.inline_policies.push((pn.clone(), doc.clone())),
+                }
+                Ok(store_group(tx, &acct, &g)?)
+            })
+            .await
+    }
+
+    pub async fn delete_group_policy(
+        &self,
+        account: &str,
+        group: &str,
+        name: &str,
+    ) -> Result<(), EngineError> {
+        let (acct, gn, pn) = (account.to_owned(), group.to_owned(), name.to_owned());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let mut g = load_group(tx, &acct, &gn)?;
+                let before = g.inline_policies.len();
+                g.inline_policies.retain(|(k, _)| *k != pn);
+                if g.inline_policies.len() == before {
+                    return Err(EngineError::NoSuchEntity(format!(
+                        "The group policy with name {pn} cannot be found."
+                    )));
+                }
+                Ok(store_group(tx, &acct, &g)?)
+            })
+            .await
+    }
+}
