@@ -184,28 +184,6 @@ impl Engine {
         }
     }
 
-    /// Checks an inline identity policy before it is stored: the grammar, and
-    /// IAM's quota for all of a user's inline policies together.
-    pub fn validate_user_inline_policy(
-        &self,
-        others: &[(String, String)],
-        name: &str,
-        document: &str,
-    ) -> Result<(), EngineError> {
-        let malformed = |e: coffer_iam::PolicyError| match e {
-            coffer_iam::PolicyError::TooLarge { .. } => EngineError::LimitExceeded(e.to_string()),
-            other => EngineError::MalformedPolicyDocument(other.to_string()),
-        };
-        Policy::parse_for(document, PolicyKind::Identity).map_err(malformed)?;
-        let all: String = others
-            .iter()
-            .filter(|(n, _)| n != name)
-            .map(|(_, d)| d.as_str())
-            .chain([document])
-            .collect();
-        PolicySizeLimit::UserInline.check(&all).map_err(malformed)
-    }
-
     /// Checks a bucket policy before it is stored.
     pub fn validate_bucket_policy(&self, document: &str) -> Result<(), EngineError> {
         let malformed =

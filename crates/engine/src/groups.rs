@@ -7,10 +7,14 @@
 //! Group names, like user names, are unique case-insensitively within an
 //! account.
 
-use coffer_iam::{Policy, PolicyError, PolicyKind, PolicySizeLimit};
+use coffer_iam::PolicySizeLimit;
 use coffer_meta::records::{GroupRecord, UserRecord, decode, encode};
 use coffer_meta::{MetaError, ReadTxn, Table, WriteTxn};
 
+use crate::entities::{
+    account_range, check_identity_document, check_name, check_path, entity_key, load_user,
+    new_entity_id, store_user,
+};
 use crate::{Engine, EngineError, now_ms};
 
 /// IAM's default quota: a user belongs to at most 10 groups.
@@ -60,103 +64,6 @@ impl<T> Page<T> {
     }
 }
 
-const ID_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-
-/// A unique id as IAM makes them: a four-letter prefix naming the kind
-/// (`AGPA` group, `ANPA` managed policy) and 17 characters.
-pub(crate) fn new_entity_id(prefix: &str) -> String {
-    let tail: String = (0..17)
-        .map(|_| char::from(ID_CHARS[rand::random_range(0..ID_CHARS.len())]))
-        .collect();
-    format!("{prefix}{tail}")
-}
-
-/// The key of a named entity of an account in Users, Groups and Policies.
-pub(crate) fn entity_key(account: &str, name: &str) -> Vec<u8> {
-    let mut k = account.as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(name.to_ascii_lowercase().as_bytes());
-    k
-}
-
-/// Every key of an account in an entity table, as (start, end).
-pub(crate) fn account_range(account: &str) -> (Vec<u8>, Vec<u8>) {
-    let start = entity_key(account, "");
-    let mut end = account.as_bytes().to_vec();
-    end.push(1);
-    (start, end)
-}
-
-/// IAM names of groups and policies: 1-128 of `[A-Za-z0-9+=,.@_-]`.
-pub(crate) fn check_name(field: &str, name: &str) -> Result<(), EngineError> {
-    let ok = (1..=128).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(EngineError::InvalidInput(format!(
-            "The specified value for {field} is invalid. It must contain only alphanumeric characters and/or the following: +=,.@_- (got {name:?})"
-        )))
-    }
-}
-
-/// IAM paths: `/` or `/segments/`, at most 512 characters of printable ASCII.
-pub(crate) fn check_path(path: &str) -> Result<(), EngineError> {
-    let ok = path.len() <= 512
-        && path.starts_with('/')
-        && path.ends_with('/')
-        && path.bytes().all(|b| (0x21..=0x7e).contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(EngineError::InvalidInput(format!(
-            "The specified value for path is invalid. It must begin and end with / and contain only printable ASCII characters (got {path:?})"
-        )))
-    }
-}
-
-/// Checks an identity policy document for an entity whose documents are
-/// counted together against `limit` (`all` holds them, this one included).
-pub(crate) fn check_identity_document(
-    document: &str,
-    all: &str,
-    limit: PolicySizeLimit,
-) -> Result<(), EngineError> {
-    let refused = |e: PolicyError| match e {
-        PolicyError::TooLarge { .. } => EngineError::LimitExceeded(e.to_string()),
-        other => EngineError::MalformedPolicyDocument(other.to_string()),
-    };
-    Policy::parse_for(document, PolicyKind::Identity).map_err(refused)?;
-    limit.check(all).map_err(refused)
-}
-
-pub(crate) fn load_user(
-    tx: &dyn ReadTxn,
-    account: &str,
-    name: &str,
-) -> Result<UserRecord, EngineError> {
-    tx.get(Table::Users, &entity_key(account, name))?
-        .map(|v| decode(&v))
-        .transpose()?
-        .ok_or_else(|| {
-            EngineError::NoSuchEntity(format!("The user with name {name} cannot be found."))
-        })
-}
-
-pub(crate) fn store_user(
-    tx: &mut dyn WriteTxn,
-    account: &str,
-    user: &UserRecord,
-) -> Result<(), MetaError> {
-    tx.put(
-        Table::Users,
-        &entity_key(account, &user.name),
-        &encode(user),
-    )
-}
-
 pub(crate) fn load_group(
     tx: &dyn ReadTxn,
     account: &str,
@@ -201,7 +108,7 @@ impl Engine {
         name: &str,
         path: Option<&str>,
     ) -> Result<GroupRecord, EngineError> {
-        check_name("groupName", name)?;
+        check_name("groupName", name, 128)?;
         let path = path.unwrap_or("/").to_owned();
         check_path(&path)?;
         let group = GroupRecord {
@@ -401,7 +308,7 @@ impl Engine {
         name: &str,
         document: &str,
     ) -> Result<(), EngineError> {
-        check_name("policyName", name)?;
+        check_name("policyName", name, 128)?;
         let (acct, gn, pn, doc) = (
             account.to_owned(),
             group.to_owned(),

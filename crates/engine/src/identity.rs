@@ -6,12 +6,17 @@
 //! limits (user names unique case-insensitively within an account, at most
 //! two access keys per user).
 
+use coffer_iam::PolicySizeLimit;
+use coffer_meta::Table;
 use coffer_meta::records::{
     AccessKeyRecord, AccountRecord, BucketRecord, UserRecord, decode, encode,
 };
-use coffer_meta::{MetaError, Table, WriteTxn};
 use coffer_types::{AccountId, Principal};
 
+use crate::entities::{
+    account_range, check_identity_document, check_name, check_path, entity_key, load_user,
+    new_entity_id, store_user,
+};
 use crate::{Engine, EngineError, now_ms};
 
 /// IAM allows two access keys per user.
@@ -47,60 +52,6 @@ fn stored(master: Option<&crate::secrets::MasterKey>, key: &AccessKeyRecord) -> 
     }
 }
 
-fn user_key(account: &str, name: &str) -> Vec<u8> {
-    let mut k = account.as_bytes().to_vec();
-    k.push(0);
-    k.extend_from_slice(name.to_ascii_lowercase().as_bytes());
-    k
-}
-
-/// IAM user names: 1-64 of `[A-Za-z0-9+=,.@_-]`.
-fn check_user_name(name: &str) -> Result<(), EngineError> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(EngineError::InvalidInput(format!(
-            "The specified value for userName is invalid. It must contain only alphanumeric characters and/or the following: +=,.@_- (got {name:?})"
-        )))
-    }
-}
-
-/// IAM paths: `/` or `/segments/`, at most 512 characters of printable ASCII.
-fn check_path(path: &str) -> Result<(), EngineError> {
-    let ok = path.len() <= 512
-        && path.starts_with('/')
-        && path.ends_with('/')
-        && path.bytes().all(|b| (0x21..=0x7e).contains(&b));
-    if ok {
-        Ok(())
-    } else {
-        Err(EngineError::InvalidInput(format!(
-            "The specified value for path is invalid. It must begin and end with / and contain only printable ASCII characters (got {path:?})"
-        )))
-    }
-}
-
-fn get_user(
-    tx: &dyn coffer_meta::ReadTxn,
-    account: &str,
-    name: &str,
-) -> Result<UserRecord, EngineError> {
-    tx.get(Table::Users, &user_key(account, name))?
-        .map(|v| decode(&v))
-        .transpose()?
-        .ok_or_else(|| {
-            EngineError::NoSuchEntity(format!("The user with name {name} cannot be found."))
-        })
-}
-
-fn put_user(tx: &mut dyn WriteTxn, account: &str, user: &UserRecord) -> Result<(), MetaError> {
-    tx.put(Table::Users, &user_key(account, &user.name), &encode(user))
-}
-
 impl Engine {
     /// The secret and principal of an active access key, or `None` when the
     /// key is unknown or inactive.
@@ -124,7 +75,7 @@ impl Engine {
                 let principal = match &key.user {
                     None => Principal::root(account, ak.clone()),
                     Some(name) => {
-                        let u = get_user(tx, &key.account_id, name)?;
+                        let u = load_user(tx, &key.account_id, name)?;
                         Principal::user(account, ak.clone(), u.name, u.path, u.user_id)
                     }
                 };
@@ -218,14 +169,12 @@ impl Engine {
                         tx.delete(Table::AccessKeys, &k)?;
                     }
                 }
-                let start = user_key(&id, "");
-                let end = {
-                    let mut e = id.as_bytes().to_vec();
-                    e.push(1);
-                    e
-                };
-                for (k, _) in tx.range(Table::Users, &start, Some(&end), usize::MAX)? {
-                    tx.delete(Table::Users, &k)?;
+                // Everything the account owns in IAM goes with it.
+                let (start, end) = account_range(&id);
+                for table in [Table::Users, Table::Groups, Table::Policies] {
+                    for (k, _) in tx.range(table, &start, Some(&end), usize::MAX)? {
+                        tx.delete(table, &k)?;
+                    }
                 }
                 Ok(())
             })
@@ -256,26 +205,26 @@ impl Engine {
         name: &str,
         path: Option<&str>,
     ) -> Result<UserRecord, EngineError> {
-        check_user_name(name)?;
+        check_name("userName", name, 64)?;
         let path = path.unwrap_or("/").to_owned();
         check_path(&path)?;
         let user = UserRecord {
             name: name.to_owned(),
             path,
-            user_id: format!("AIDA{}", random_from(UPPER_DIGITS, 17)),
+            user_id: new_entity_id("AIDA"),
             created_ms: now_ms(),
             ..UserRecord::default()
         };
         let (acct, u) = (account.to_owned(), user.clone());
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
-                if tx.get(Table::Users, &user_key(&acct, &u.name))?.is_some() {
+                if tx.get(Table::Users, &entity_key(&acct, &u.name))?.is_some() {
                     return Err(EngineError::EntityAlreadyExists(format!(
                         "User with name {} already exists.",
                         u.name
                     )));
                 }
-                Ok(put_user(tx, &acct, &u)?)
+                Ok(store_user(tx, &acct, &u)?)
             })
             .await?;
         Ok(user)
@@ -284,7 +233,7 @@ impl Engine {
     pub async fn get_user(&self, account: &str, name: &str) -> Result<UserRecord, EngineError> {
         let (acct, n) = (account.to_owned(), name.to_owned());
         self.meta()
-            .read(move |tx| -> Result<_, EngineError> { get_user(tx, &acct, &n) })
+            .read(move |tx| -> Result<_, EngineError> { load_user(tx, &acct, &n) })
             .await
     }
 
@@ -307,11 +256,11 @@ impl Engine {
             .read(move |tx| -> Result<_, EngineError> {
                 let start = match &marker {
                     Some(m) => {
-                        let mut k = user_key(&acct, m);
+                        let mut k = entity_key(&acct, m);
                         k.push(0);
                         k
                     }
-                    None => user_key(&acct, ""),
+                    None => entity_key(&acct, ""),
                 };
                 let end = {
                     let mut e = acct.as_bytes().to_vec();
@@ -342,7 +291,7 @@ impl Engine {
         let (acct, n) = (account.to_owned(), name.to_owned());
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
-                let u = get_user(tx, &acct, &n)?;
+                let u = load_user(tx, &acct, &n)?;
                 if !u.access_keys.is_empty() {
                     return Err(EngineError::DeleteConflict(
                         "Cannot delete entity, must delete access keys first.".into(),
@@ -363,7 +312,7 @@ impl Engine {
                         "Cannot delete entity, must detach all policies first.".into(),
                     ));
                 }
-                tx.delete(Table::Users, &user_key(&acct, &n))?;
+                tx.delete(Table::Users, &entity_key(&acct, &n))?;
                 Ok(())
             })
             .await
@@ -379,7 +328,7 @@ impl Engine {
         let master = self.master_key().cloned();
         self.meta()
             .write(move |tx| -> Result<_, EngineError> {
-                let mut u = get_user(tx, &acct, &n)?;
+                let mut u = load_user(tx, &acct, &n)?;
                 if u.access_keys.len() >= MAX_ACCESS_KEYS_PER_USER {
                     return Err(EngineError::LimitExceeded(format!(
                         "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS_PER_USER}"
@@ -387,7 +336,7 @@ impl Engine {
                 }
                 let key = new_access_key(&acct, Some(&u.name));
                 u.access_keys.push(key.access_key_id.clone());
-                put_user(tx, &acct, &u)?;
+                store_user(tx, &acct, &u)?;
                 tx.put(
                     Table::AccessKeys,
                     key.access_key_id.as_bytes(),
@@ -406,7 +355,7 @@ impl Engine {
         let (acct, n) = (account.to_owned(), user.to_owned());
         self.meta()
             .read(move |tx| -> Result<_, EngineError> {
-                let u = get_user(tx, &acct, &n)?;
+                let u = load_user(tx, &acct, &n)?;
                 let mut out = Vec::new();
                 for id in &u.access_keys {
                     if let Some(v) = tx.get(Table::AccessKeys, id.as_bytes())? {
@@ -472,17 +421,16 @@ impl Engine {
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
                 Self::user_key_record(tx, &acct, &n, &id)?;
-                let mut u = get_user(tx, &acct, &n)?;
+                let mut u = load_user(tx, &acct, &n)?;
                 u.access_keys.retain(|k| *k != id);
-                put_user(tx, &acct, &u)?;
+                store_user(tx, &acct, &u)?;
                 tx.delete(Table::AccessKeys, id.as_bytes())?;
                 Ok(())
             })
             .await
     }
 
-    /// Adds or replaces an inline policy of a user. The document must already
-    /// have been validated.
+    /// Adds or replaces an inline policy of a user, after checking it.
     pub async fn put_user_policy(
         &self,
         account: &str,
@@ -498,12 +446,22 @@ impl Engine {
         );
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
-                let mut u = get_user(tx, &acct, &n)?;
+                let mut u = load_user(tx, &acct, &n)?;
+                // All of a user's inline policies count together against
+                // IAM's quota; checked in the transaction that stores them.
+                let all: String = u
+                    .inline_policies
+                    .iter()
+                    .filter(|(k, _)| *k != pn)
+                    .map(|(_, d)| d.as_str())
+                    .chain([doc.as_str()])
+                    .collect();
+                check_identity_document(&doc, &all, PolicySizeLimit::UserInline)?;
                 match u.inline_policies.iter_mut().find(|(k, _)| *k == pn) {
                     Some(entry) => entry.1.clone_from(&doc),
                     None => u.inline_policies.push((pn.clone(), doc.clone())),
                 }
-                Ok(put_user(tx, &acct, &u)?)
+                Ok(store_user(tx, &acct, &u)?)
             })
             .await
     }
@@ -517,7 +475,7 @@ impl Engine {
         let (acct, n, pn) = (account.to_owned(), user.to_owned(), name.to_owned());
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
-                let mut u = get_user(tx, &acct, &n)?;
+                let mut u = load_user(tx, &acct, &n)?;
                 let before = u.inline_policies.len();
                 u.inline_policies.retain(|(k, _)| *k != pn);
                 if u.inline_policies.len() == before {
@@ -525,7 +483,7 @@ impl Engine {
                         "The user policy with name {pn} cannot be found."
                     )));
                 }
-                Ok(put_user(tx, &acct, &u)?)
+                Ok(store_user(tx, &acct, &u)?)
             })
             .await
     }

@@ -14,6 +14,7 @@ mod auth;
 pub use auth::AccessRequest;
 mod buckets;
 mod conditions;
+mod entities;
 mod error;
 mod gc;
 mod groups;

@@ -16,10 +16,11 @@ use coffer_meta::records::{
 };
 use coffer_meta::{MetaError, ReadTxn, Table, WriteTxn};
 
-use crate::groups::{
-    Page, account_range, check_identity_document, check_name, check_path, entity_key, load_group,
-    load_user, new_entity_id, store_group, store_user,
+use crate::entities::{
+    account_range, check_identity_document, check_name, check_path, entity_key, load_user,
+    new_entity_id, store_user,
 };
+use crate::groups::{Page, load_group, store_group};
 use crate::{Engine, EngineError, now_ms};
 
 /// IAM keeps at most five versions of a managed policy.
@@ -160,7 +161,7 @@ impl Engine {
         document: &str,
         description: Option<&str>,
     ) -> Result<ManagedPolicyRecord, EngineError> {
-        check_name("policyName", name)?;
+        check_name("policyName", name, 128)?;
         let path = path.unwrap_or("/").to_owned();
         check_path(&path)?;
         let description = description.unwrap_or_default().to_owned();

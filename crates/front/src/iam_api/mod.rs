@@ -399,8 +399,6 @@ async fn dispatch(
             engine
                 .authorize_iam(principal, "iam:PutUserPolicy", &user_resource(name))
                 .await?;
-            let user = engine.get_user(&account, name).await?;
-            engine.validate_user_inline_policy(&user.inline_policies, policy_name, doc)?;
             engine
                 .put_user_policy(&account, name, policy_name, doc)
                 .await?;

@@ -1,0 +1,107 @@
+//! What IAM entities (users, groups, managed policies) share: their key
+//! layout in the metadata store, name and path rules, unique ids, and the
+//! check of identity policy documents.
+
+use coffer_iam::{Policy, PolicyError, PolicyKind, PolicySizeLimit};
+use coffer_meta::records::{UserRecord, decode, encode};
+use coffer_meta::{MetaError, ReadTxn, Table, WriteTxn};
+
+use crate::EngineError;
+
+const ID_CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+/// A unique id as IAM makes them: a four-letter prefix naming the kind
+/// (`AGPA` group, `ANPA` managed policy) and 17 characters.
+pub(crate) fn new_entity_id(prefix: &str) -> String {
+    let tail: String = (0..17)
+        .map(|_| char::from(ID_CHARS[rand::random_range(0..ID_CHARS.len())]))
+        .collect();
+    format!("{prefix}{tail}")
+}
+
+/// The key of a named entity of an account in Users, Groups and Policies.
+pub(crate) fn entity_key(account: &str, name: &str) -> Vec<u8> {
+    let mut k = account.as_bytes().to_vec();
+    k.push(0);
+    k.extend_from_slice(name.to_ascii_lowercase().as_bytes());
+    k
+}
+
+/// Every key of an account in an entity table, as (start, end).
+pub(crate) fn account_range(account: &str) -> (Vec<u8>, Vec<u8>) {
+    let start = entity_key(account, "");
+    let mut end = account.as_bytes().to_vec();
+    end.push(1);
+    (start, end)
+}
+
+/// IAM names: 1 to `max` characters of `[A-Za-z0-9+=,.@_-]` (64 for users,
+/// 128 for groups and managed policies).
+pub(crate) fn check_name(field: &str, name: &str, max: usize) -> Result<(), EngineError> {
+    let ok = (1..=max).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidInput(format!(
+            "The specified value for {field} is invalid. It must contain only alphanumeric characters and/or the following: +=,.@_- (got {name:?})"
+        )))
+    }
+}
+
+/// IAM paths: `/` or `/segments/`, at most 512 characters of printable ASCII.
+pub(crate) fn check_path(path: &str) -> Result<(), EngineError> {
+    let ok = path.len() <= 512
+        && path.starts_with('/')
+        && path.ends_with('/')
+        && path.bytes().all(|b| (0x21..=0x7e).contains(&b));
+    if ok {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidInput(format!(
+            "The specified value for path is invalid. It must begin and end with / and contain only printable ASCII characters (got {path:?})"
+        )))
+    }
+}
+
+/// Checks an identity policy document for an entity whose documents are
+/// counted together against `limit` (`all` holds them, this one included).
+pub(crate) fn check_identity_document(
+    document: &str,
+    all: &str,
+    limit: PolicySizeLimit,
+) -> Result<(), EngineError> {
+    let refused = |e: PolicyError| match e {
+        PolicyError::TooLarge { .. } => EngineError::LimitExceeded(e.to_string()),
+        other => EngineError::MalformedPolicyDocument(other.to_string()),
+    };
+    Policy::parse_for(document, PolicyKind::Identity).map_err(refused)?;
+    limit.check(all).map_err(refused)
+}
+
+pub(crate) fn load_user(
+    tx: &dyn ReadTxn,
+    account: &str,
+    name: &str,
+) -> Result<UserRecord, EngineError> {
+    tx.get(Table::Users, &entity_key(account, name))?
+        .map(|v| decode(&v))
+        .transpose()?
+        .ok_or_else(|| {
+            EngineError::NoSuchEntity(format!("The user with name {name} cannot be found."))
+        })
+}
+
+pub(crate) fn store_user(
+    tx: &mut dyn WriteTxn,
+    account: &str,
+    user: &UserRecord,
+) -> Result<(), MetaError> {
+    tx.put(
+        Table::Users,
+        &entity_key(account, &user.name),
+        &encode(user),
+    )
+}
