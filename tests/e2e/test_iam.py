@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import time
 import subprocess
 import urllib.error
 import urllib.request
@@ -468,3 +469,70 @@ def test_master_key_seals_stored_secrets(server_factory, tmp_path):
     srv.extra_args = ["--master-key-file", str(key_file)]
     srv.start()
     srv.client(key["AccessKeyId"], key["SecretAccessKey"]).list_buckets()
+
+
+def test_update_user_renames_and_keeps_keys_and_groups(live_server, iam):
+    old, new = unique("old"), unique("new")
+    ak, sk = make_user(iam, old, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]})
+    group = unique("grp")
+    iam.create_group(GroupName=group)
+    iam.add_user_to_group(GroupName=group, UserName=old)
+    try:
+        iam.update_user(UserName=old, NewUserName=new, NewPath="/moved/")
+        u = iam.get_user(UserName=new)["User"]
+        assert u["Path"] == "/moved/" and u["Arn"].endswith(f":user/moved/{new}")
+        with pytest.raises(ClientError) as e:
+            iam.get_user(UserName=old)
+        assert error_code(e.value) == "NoSuchEntity"
+        assert [m["UserName"] for m in iam.get_group(GroupName=group)["Users"]] == [new]
+        assert [k["UserName"] for k in iam.list_access_keys(UserName=new)["AccessKeyMetadata"]] == [new]
+        live_server.client(ak, sk).list_buckets()  # the key still works, now as the renamed user
+    finally:
+        iam.remove_user_from_group(GroupName=group, UserName=new)
+        iam.delete_group(GroupName=group)
+        delete_user(iam, new)
+
+
+def test_user_tags_and_access_key_last_used(live_server, iam):
+    name = unique("tagged")
+    ak, sk = make_user(iam, name, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:ListAllMyBuckets", "Resource": "*"}]})
+    try:
+        iam.tag_user(UserName=name, Tags=[{"Key": "team", "Value": "docs"}, {"Key": "env", "Value": "prod"}])
+        iam.tag_user(UserName=name, Tags=[{"Key": "env", "Value": "test"}])
+        tags = {t["Key"]: t["Value"] for t in iam.list_user_tags(UserName=name)["Tags"]}
+        assert tags == {"team": "docs", "env": "test"}
+        iam.untag_user(UserName=name, TagKeys=["team", "absent"])
+        assert iam.list_user_tags(UserName=name)["Tags"] == [{"Key": "env", "Value": "test"}]
+        never = iam.get_access_key_last_used(AccessKeyId=ak)
+        assert never["UserName"] == name and never["AccessKeyLastUsed"]["ServiceName"] == "N/A"
+        live_server.client(ak, sk).list_buckets()
+        for _ in range(50):
+            used = iam.get_access_key_last_used(AccessKeyId=ak)["AccessKeyLastUsed"]
+            if used["ServiceName"] != "N/A":
+                break
+            time.sleep(0.1)
+        assert used["ServiceName"] == "s3" and "LastUsedDate" in used
+    finally:
+        delete_user(iam, name)
+
+
+def test_admin_cli_manages_groups(live_server, iam):
+    group, user = unique("cli-grp"), unique("cli-member")
+    iam.create_user(UserName=user)
+    try:
+        admin(live_server, "group", "create", group)
+        admin(live_server, "group", "add-user", group, user)
+        admin(live_server, "group", "put-policy", group, "p", json.dumps({"Version": "2012-10-17", "Statement": [
+            {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}]}))
+        got = json.loads(admin(live_server, "group", "get", group).stdout)
+        assert got["Group"]["GroupName"] == group and [u["UserName"] for u in got["Users"]] == [user]
+        refused = admin(live_server, "group", "delete", group, check=False)
+        assert refused.returncode != 0 and "DeleteConflict" in refused.stderr
+        admin(live_server, "group", "remove-user", group, user)
+        iam.delete_group_policy(GroupName=group, PolicyName="p")
+        admin(live_server, "group", "delete", group)
+        assert group not in [g["GroupName"] for g in json.loads(admin(live_server, "group", "list").stdout)["Groups"]]
+    finally:
+        iam.delete_user(UserName=user)

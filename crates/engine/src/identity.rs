@@ -41,6 +41,8 @@ pub fn new_access_key(account_id: &str, user: Option<&str>) -> AccessKeyRecord {
         user: user.map(str::to_owned),
         active: true,
         created_ms: now_ms(),
+        last_used_ms: None,
+        last_used_service: None,
     }
 }
 

@@ -26,6 +26,7 @@ mod objects;
 mod pieces;
 mod secrets;
 mod simulate;
+mod user_admin;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -78,6 +79,7 @@ struct Inner {
     region: String,
     root: AccountRecord,
     master_key: Option<MasterKey>,
+    last_used: user_admin::LastUsed,
 }
 
 pub fn now_ms() -> i64 {
@@ -114,6 +116,7 @@ impl Engine {
                 region,
                 root,
                 master_key,
+                last_used: user_admin::LastUsed::default(),
             }),
         };
         let sweeper = engine.clone();
@@ -134,6 +137,10 @@ impl Engine {
     /// The first account, whose root administers the server.
     pub fn root_account(&self) -> &AccountRecord {
         &self.inner.root
+    }
+
+    fn last_used(&self) -> &user_admin::LastUsed {
+        &self.inner.last_used
     }
 
     fn master_key(&self) -> Option<&MasterKey> {

@@ -64,7 +64,7 @@ fn policy_name_of<'a>(account: &str, arn: &'a str) -> Result<&'a str, EngineErro
     Ok(name)
 }
 
-fn load_policy(
+pub(crate) fn load_policy(
     tx: &dyn ReadTxn,
     account: &str,
     arn: &str,
@@ -83,7 +83,7 @@ fn load_policy(
     Ok(p)
 }
 
-fn store_policy(
+pub(crate) fn store_policy(
     tx: &mut dyn WriteTxn,
     account: &str,
     p: &ManagedPolicyRecord,

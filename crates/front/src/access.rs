@@ -108,6 +108,7 @@ impl S3Access for Access {
             )
             .await
             .map_err(to_s3_error)?;
+        note_key_used(&self.engine, &self.root, &principal, "s3");
         cx.extensions_mut().insert(principal);
         cx.extensions_mut().insert(conditions);
         Ok(())
@@ -185,4 +186,20 @@ pub(crate) fn request_conditions(
         out.push(("s3:authType".into(), t.into()));
     }
     out
+}
+
+/// Records, in the background, that a stored access key signed a verified
+/// request (GetAccessKeyLastUsed). The configured root key is not stored.
+pub(crate) fn note_key_used(
+    engine: &Engine,
+    root: &RootCredentials,
+    principal: &Principal,
+    service: &'static str,
+) {
+    if let Some(k) = principal.access_key.as_deref()
+        && k != root.access_key
+    {
+        let (engine, k) = (engine.clone(), k.to_owned());
+        tokio::spawn(async move { engine.note_key_used(&k, service).await });
+    }
 }

@@ -184,6 +184,12 @@ pub struct AccessKeyRecord {
     pub user: Option<String>,
     pub active: bool,
     pub created_ms: i64,
+    /// When the key last signed a request, and for which service (recorded
+    /// at most once a minute per key).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_service: Option<String>,
 }
 
 /// An IAM user and everything attached to it.

@@ -48,6 +48,9 @@ enum AdminCommand {
     /// Access keys of IAM users.
     #[command(subcommand)]
     Key(KeyCommand),
+    /// IAM groups and their members.
+    #[command(subcommand)]
+    Group(GroupCommand),
     /// Identity policies: inline user policies and the policy simulator.
     #[command(subcommand)]
     Policy(PolicyCommand),
@@ -101,6 +104,32 @@ enum KeyCommand {
     Enable { user: String, access_key_id: String },
     /// Delete a key.
     Delete { user: String, access_key_id: String },
+}
+
+#[derive(Subcommand)]
+enum GroupCommand {
+    /// Create a group.
+    Create {
+        name: String,
+        #[arg(long)]
+        path: Option<String>,
+    },
+    /// Show a group and its members.
+    Get { name: String },
+    /// List groups.
+    List,
+    /// Add a user to a group.
+    AddUser { group: String, user: String },
+    /// Remove a user from a group.
+    RemoveUser { group: String, user: String },
+    /// Add or replace an inline policy of a group: JSON text, or @FILE.
+    PutPolicy {
+        group: String,
+        policy_name: String,
+        document: String,
+    },
+    /// Delete a group (members and policies must be removed first).
+    Delete { name: String },
 }
 
 #[derive(Subcommand)]
@@ -189,6 +218,29 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
                         "DeleteAccessKey",
                         vec![("UserName", user.clone()), ("AccessKeyId", access_key_id.clone())],
                     ),
+                };
+                client.json(action, &params).await?
+            }
+            AdminCommand::Group(c) => {
+                let (action, params): (&str, Vec<(&str, String)>) = match c {
+                    GroupCommand::Create { name, path } => {
+                        let mut p = vec![("GroupName", name)];
+                        if let Some(path) = path {
+                            p.push(("Path", path));
+                        }
+                        ("CreateGroup", p)
+                    }
+                    GroupCommand::Get { name } => ("GetGroup", vec![("GroupName", name)]),
+                    GroupCommand::List => ("ListGroups", vec![]),
+                    GroupCommand::AddUser { group, user } => ("AddUserToGroup", vec![("GroupName", group), ("UserName", user)]),
+                    GroupCommand::RemoveUser { group, user } => {
+                        ("RemoveUserFromGroup", vec![("GroupName", group), ("UserName", user)])
+                    }
+                    GroupCommand::PutPolicy { group, policy_name, document: d } => (
+                        "PutGroupPolicy",
+                        vec![("GroupName", group), ("PolicyName", policy_name), ("PolicyDocument", document(&d)?)],
+                    ),
+                    GroupCommand::Delete { name } => ("DeleteGroup", vec![("GroupName", name)]),
                 };
                 client.json(action, &params).await?
             }

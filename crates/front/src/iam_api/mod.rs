@@ -79,6 +79,18 @@ impl Params {
         })
     }
 
+    /// A list parameter: `Name.member.1`, `Name.member.2`, ... in order.
+    fn members(&self, name: &str) -> Vec<String> {
+        let prefix = format!("{name}.member.");
+        let mut found: Vec<(usize, String)> = self
+            .0
+            .iter()
+            .filter_map(|(k, v)| Some((k.strip_prefix(&prefix)?.parse::<usize>().ok()?, v.clone())))
+            .collect();
+        found.sort();
+        found.into_iter().map(|(_, v)| v).collect()
+    }
+
     fn max_items(&self) -> Result<usize, IamError> {
         match self.get("MaxItems") {
             None => Ok(100),
@@ -135,6 +147,7 @@ pub(crate) async fn handle(
     if let Ok(mut g) = principal_slot.0.lock() {
         *g = Some(principal.arn());
     }
+    crate::access::note_key_used(engine, root, &principal, "iam");
     let mut params: HashMap<String, String> = parts
         .uri
         .query()
@@ -329,6 +342,84 @@ async fn dispatch(
             if truncated && let Some(last) = users.last() {
                 x.leaf("Marker", &last.name);
             }
+        }
+        "UpdateUser" => {
+            let name = params.required("UserName")?;
+            engine
+                .authorize_iam(principal, "iam:UpdateUser", &user_resource(name))
+                .await?;
+            engine
+                .update_user(
+                    &account,
+                    name,
+                    params.get("NewUserName"),
+                    params.get("NewPath"),
+                )
+                .await?;
+        }
+        "TagUser" | "UntagUser" | "ListUserTags" => {
+            let name = params.required("UserName")?;
+            engine
+                .authorize_iam(principal, &format!("iam:{action}"), &user_resource(name))
+                .await?;
+            match action {
+                "TagUser" => {
+                    let mut tags = Vec::new();
+                    for i in 1.. {
+                        let Some(k) = params.get(&format!("Tags.member.{i}.Key")) else {
+                            break;
+                        };
+                        let v = params
+                            .get(&format!("Tags.member.{i}.Value"))
+                            .unwrap_or_default();
+                        tags.push((k.to_owned(), v.to_owned()));
+                    }
+                    engine.tag_user(&account, name, tags).await?;
+                }
+                "UntagUser" => {
+                    engine
+                        .untag_user(&account, name, params.members("TagKeys"))
+                        .await?
+                }
+                _ => {
+                    let u = engine.get_user(&account, name).await?;
+                    x.open("Tags");
+                    for (k, v) in &u.tags {
+                        x.open("member")
+                            .leaf("Key", k)
+                            .leaf("Value", v)
+                            .close("member");
+                    }
+                    x.close("Tags").leaf("IsTruncated", "false");
+                }
+            }
+        }
+        "GetAccessKeyLastUsed" => {
+            let id = params.required("AccessKeyId")?;
+            let k = engine.access_key_last_used(&account, id).await?;
+            let resource = match &k.user {
+                Some(u) => user_resource(u),
+                None => format!("arn:aws:iam::{account}:root"),
+            };
+            engine
+                .authorize_iam(principal, "iam:GetAccessKeyLastUsed", &resource)
+                .await?;
+            x.leaf_opt("UserName", k.user.as_deref())
+                .open("AccessKeyLastUsed");
+            match k.last_used_ms {
+                Some(ms) => {
+                    x.leaf("LastUsedDate", &date(ms))
+                        .leaf(
+                            "ServiceName",
+                            k.last_used_service.as_deref().unwrap_or("N/A"),
+                        )
+                        .leaf("Region", engine.region());
+                }
+                None => {
+                    x.leaf("ServiceName", "N/A").leaf("Region", "N/A");
+                }
+            }
+            x.close("AccessKeyLastUsed");
         }
         "DeleteUser" => {
             let name = params.required("UserName")?;

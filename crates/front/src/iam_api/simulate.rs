@@ -7,21 +7,6 @@ use super::{Ctx, IamError, Params};
 
 pub(super) const ACTIONS: &[&str] = &["SimulatePrincipalPolicy", "SimulateCustomPolicy"];
 
-/// `Name.member.1`, `Name.member.2`, ... in order.
-fn members(params: &Params, name: &str) -> Vec<String> {
-    let prefix = format!("{name}.member.");
-    let mut found: Vec<(usize, String)> = params
-        .0
-        .iter()
-        .filter_map(|(k, v)| {
-            let n = k.strip_prefix(&prefix)?.parse::<usize>().ok()?;
-            Some((n, v.clone()))
-        })
-        .collect();
-    found.sort();
-    found.into_iter().map(|(_, v)| v).collect()
-}
-
 /// ContextEntries: each entry's key with each of its values.
 fn context_entries(params: &Params) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -31,7 +16,7 @@ fn context_entries(params: &Params) -> Vec<(String, String)> {
             break;
         };
         let key = key.to_owned();
-        for v in members(params, &format!("{base}.ContextKeyValues")) {
+        for v in params.members(&format!("{base}.ContextKeyValues")) {
             out.push((key.clone(), v));
         }
     }
@@ -66,8 +51,8 @@ pub(super) async fn handle(
     params: &Params,
     x: &mut Xml,
 ) -> Result<(), IamError> {
-    let actions = members(params, "ActionNames");
-    let resources = members(params, "ResourceArns");
+    let actions = params.members("ActionNames");
+    let resources = params.members("ResourceArns");
     let context = context_entries(params);
     let results = if action == "SimulatePrincipalPolicy" {
         let source = params.required("PolicySourceArn")?;
@@ -77,7 +62,7 @@ pub(super) async fn handle(
             .await?
     } else {
         cx.authorize("iam:SimulateCustomPolicy", "*").await?;
-        let documents = members(params, "PolicyInputList");
+        let documents = params.members("PolicyInputList");
         cx.engine
             .simulate_custom(cx.account, &documents, &actions, &resources, &context)?
     };
