@@ -536,3 +536,55 @@ def test_admin_cli_manages_groups(live_server, iam):
         assert group not in [g["GroupName"] for g in json.loads(admin(live_server, "group", "list").stdout)["Groups"]]
     finally:
         iam.delete_user(UserName=user)
+
+
+# --------------------------------------------------------------------- tags in conditions
+
+def test_object_tagging_round_trips(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="team=docs&env=prod")
+    tags = {t["Key"]: t["Value"] for t in s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"]}
+    assert tags == {"team": "docs", "env": "prod"}
+    assert s3.get_object(Bucket=bucket, Key="t")["TagCount"] == 2
+    s3.put_object_tagging(Bucket=bucket, Key="t", Tagging={"TagSet": [{"Key": "only", "Value": "one"}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == [{"Key": "only", "Value": "one"}]
+    s3.copy_object(Bucket=bucket, Key="copied", CopySource={"Bucket": bucket, "Key": "t"})
+    assert s3.get_object_tagging(Bucket=bucket, Key="copied")["TagSet"] == [{"Key": "only", "Value": "one"}]
+    s3.copy_object(Bucket=bucket, Key="retagged", CopySource={"Bucket": bucket, "Key": "t"},
+                   TaggingDirective="REPLACE", Tagging="new=tag")
+    assert s3.get_object_tagging(Bucket=bucket, Key="retagged")["TagSet"] == [{"Key": "new", "Value": "tag"}]
+    s3.delete_object_tagging(Bucket=bucket, Key="t")
+    assert s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"] == []
+    with pytest.raises(ClientError) as e:
+        s3.put_object(Bucket=bucket, Key="many", Body=b"x", Tagging="&".join(f"k{i}=v" for i in range(11)))
+    assert error_code(e.value) == "InvalidTag"
+    up = s3.create_multipart_upload(Bucket=bucket, Key="mp", Tagging="mp=yes")
+    part = s3.upload_part(Bucket=bucket, Key="mp", UploadId=up["UploadId"], PartNumber=1, Body=b"p")
+    s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=up["UploadId"],
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": part["ETag"]}]})
+    assert s3.get_object_tagging(Bucket=bucket, Key="mp")["TagSet"] == [{"Key": "mp", "Value": "yes"}]
+
+
+def test_tag_condition_keys_decide_access(live_server, iam, s3, bucket):
+    name = unique("tags")
+    ak, sk = make_user(iam, name, {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "s3:GetObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+         "Condition": {"StringEquals": {"s3:ExistingObjectTag/classification": "public"}}},
+        {"Effect": "Allow", "Action": "s3:PutObject", "Resource": f"arn:aws:s3:::{bucket}/*",
+         "Condition": {"StringEquals": {"s3:RequestObjectTag/project": "coffer"}}}]})
+    c = live_server.client(ak, sk)
+    s3.put_object(Bucket=bucket, Key="public", Body=b"ok", Tagging="classification=public")
+    s3.put_object(Bucket=bucket, Key="secret", Body=b"no", Tagging="classification=secret")
+    try:
+        assert c.get_object(Bucket=bucket, Key="public")["Body"].read() == b"ok"
+        with pytest.raises(ClientError) as e:
+            c.get_object(Bucket=bucket, Key="secret")
+        assert error_code(e.value) == "AccessDenied"
+        c.put_object(Bucket=bucket, Key="tagged", Body=b"x", Tagging="project=coffer")
+        with pytest.raises(ClientError) as e:
+            c.put_object(Bucket=bucket, Key="untagged", Body=b"x")
+        assert error_code(e.value) == "AccessDenied"
+        with pytest.raises(ClientError) as e:
+            c.put_object(Bucket=bucket, Key="wrong", Body=b"x", Tagging="project=other")
+        assert error_code(e.value) == "AccessDenied"
+    finally:
+        delete_user(iam, name)

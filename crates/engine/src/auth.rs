@@ -94,8 +94,19 @@ impl Engine {
         for (k, v) in request.conditions {
             context.insert(k, v.clone());
         }
-        self.decide(principal, action, &resource, bucket.as_ref(), context)
-            .await
+        let object = match (kind, bucket.as_ref(), request.key) {
+            (actions::ResourceKind::Object, Some(b), Some(k)) => Some((b.name.as_str(), k)),
+            _ => None,
+        };
+        self.decide(
+            principal,
+            action,
+            &resource,
+            bucket.as_ref(),
+            object,
+            context,
+        )
+        .await
     }
 
     /// Decides an IAM API action (`iam:CreateUser` on a user ARN, ...) on the
@@ -106,8 +117,15 @@ impl Engine {
         action: &str,
         resource: &str,
     ) -> Result<(), EngineError> {
-        self.decide(principal, action, resource, None, ConditionContext::new())
-            .await
+        self.decide(
+            principal,
+            action,
+            resource,
+            None,
+            None,
+            ConditionContext::new(),
+        )
+        .await
     }
 
     async fn decide(
@@ -116,6 +134,7 @@ impl Engine {
         action: &str,
         resource: &str,
         bucket: Option<&BucketRecord>,
+        object: Option<(&str, &str)>,
         request_keys: ConditionContext,
     ) -> Result<(), EngineError> {
         let mut caller = Caller::from(principal);
@@ -137,9 +156,21 @@ impl Engine {
             .iter()
             .map(|(id, policy)| NamedPolicy { id, policy })
             .collect();
-        let bucket_policy = bucket
-            .and_then(|b| b.policy.as_deref())
+        let bucket_policy_text = bucket.and_then(|b| b.policy.as_deref());
+        let bucket_policy = bucket_policy_text
             .and_then(|text| parse_stored("bucket-policy", text, PolicyKind::Resource));
+        // s3:ExistingObjectTag/KEY needs the object's record: read it only
+        // when some applicable policy mentions the key.
+        let mentions_tags = |t: &str| t.to_ascii_lowercase().contains("s3:existingobjecttag");
+        if let Some((b, k)) = object
+            && (identity_docs.iter().any(|(_, t)| mentions_tags(t))
+                || bucket_policy_text.is_some_and(mentions_tags))
+            && let Ok(rec) = self.get_object(b, k).await
+        {
+            for (tk, tv) in &rec.tags {
+                context.set(&format!("s3:ExistingObjectTag/{tk}"), [tv.clone()]);
+            }
+        }
         // IAM resources belong to the caller's account; buckets to theirs.
         let owner = match bucket {
             Some(b) => Some(b.owner.clone()),

@@ -124,6 +124,7 @@ mod tests {
             last_modified_ms: ms,
             headers: ObjectHeaders::default(),
             user_metadata: vec![],
+            tags: vec![],
             checksum: None,
             blobs: vec![],
             parts: vec![],

@@ -34,6 +34,8 @@ pub enum EngineError {
     InvalidRequest(String),
     #[error("{0}")]
     MalformedXml(String),
+    #[error("{0}")]
+    InvalidTag(String),
     // IAM errors, as the IAM API names them.
     #[error("{0}")]
     NoSuchEntity(String),

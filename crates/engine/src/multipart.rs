@@ -51,6 +51,7 @@ pub struct UploadListing {
 }
 
 impl Engine {
+    #[allow(clippy::too_many_arguments)]
     pub async fn create_multipart_upload(
         &self,
         bucket: &str,
@@ -58,8 +59,10 @@ impl Engine {
         headers: ObjectHeaders,
         user_metadata: Vec<(String, String)>,
         checksum: Option<(ChecksumAlgorithm, ChecksumKind)>,
+        tags: Vec<(String, String)>,
     ) -> Result<UploadRecord, EngineError> {
         let key = ObjectKey::parse(key)?;
+        crate::objects::check_object_tags(&tags)?;
         let upload = UploadRecord {
             upload_id: hex::encode(rand::random::<[u8; 24]>()),
             key: key.as_str().to_owned(),
@@ -68,6 +71,7 @@ impl Engine {
             user_metadata,
             checksum_algorithm: checksum.map(|c| c.0),
             checksum_kind: checksum.map(|c| c.1),
+            tags,
         };
         let (b, u) = (bucket.to_owned(), upload.clone());
         self.meta()
@@ -330,6 +334,7 @@ impl Engine {
                     checksum: p.checksum.clone(),
                 })
                 .collect(),
+            tags: upload.tags.clone(),
         };
         let used: std::collections::HashSet<u32> = chosen.iter().map(|p| p.number).collect();
         let unused: Vec<&BlobRef> = stored

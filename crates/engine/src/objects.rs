@@ -62,6 +62,9 @@ pub struct PutParams {
     pub expected_size: Option<u64>,
     pub if_match: Option<EtagMatch>,
     pub if_none_match: Option<EtagMatch>,
+    /// Tags to set (`x-amz-tagging`). For CopyObject, `None` keeps the
+    /// source's tags (TaggingDirective COPY).
+    pub tags: Option<Vec<(String, String)>>,
 }
 
 impl PutParams {
@@ -74,6 +77,7 @@ impl PutParams {
             expected_size: None,
             if_match: None,
             if_none_match: None,
+            tags: None,
         }
     }
 }
@@ -266,6 +270,9 @@ impl Engine {
         body: BodyStream,
     ) -> Result<ObjectRecord, EngineError> {
         let key = ObjectKey::parse(key)?;
+        if let Some(tags) = &params.tags {
+            check_object_tags(tags)?;
+        }
         let existing = self.object_or_bucket(bucket, key.as_str()).await?;
         check_write_conditions(
             existing.as_ref(),
@@ -291,6 +298,7 @@ impl Engine {
             checksum: received.checksum,
             blobs: vec![received.new.piece.clone()],
             parts: Vec::new(),
+            tags: params.tags.unwrap_or_default(),
         };
         self.commit_object(
             bucket,
@@ -537,6 +545,9 @@ impl Engine {
         source_conditions: &CopySourceConditions,
     ) -> Result<(ObjectRecord, ObjectRecord), EngineError> {
         let dst_key = ObjectKey::parse(dst_key)?;
+        if let Some(tags) = &replacement.tags {
+            check_object_tags(tags)?;
+        }
         let source = self.get_object(src_bucket, src_key).await?;
         source_conditions.check(&source)?;
         if src_bucket == dst_bucket
@@ -574,6 +585,7 @@ impl Engine {
             MetadataDirective::Copy => (source.headers.clone(), source.user_metadata.clone()),
             MetadataDirective::Replace => (replacement.headers, replacement.user_metadata),
         };
+        let tags = replacement.tags.unwrap_or_else(|| source.tags.clone());
         let record = ObjectRecord {
             version_id: "null".into(),
             size: received.digest.size,
@@ -584,6 +596,7 @@ impl Engine {
             checksum: received.checksum,
             blobs: vec![received.new.piece.clone()],
             parts: Vec::new(),
+            tags,
         };
         let record = self
             .commit_object(
@@ -601,6 +614,79 @@ impl Engine {
     /// The bucket record, for operations that only need existence.
     pub async fn bucket(&self, bucket: &str) -> Result<BucketRecord, EngineError> {
         self.head_bucket(bucket).await
+    }
+}
+
+/// S3's object tag rules: at most 10 tags, keys of 1-128 and values of at
+/// most 256 Unicode characters, keys unique and not in the `aws:` namespace.
+pub fn check_object_tags(tags: &[(String, String)]) -> Result<(), EngineError> {
+    const MAX_OBJECT_TAGS: usize = 10;
+    if tags.len() > MAX_OBJECT_TAGS {
+        return Err(EngineError::InvalidTag(
+            "Object tags cannot be greater than 10".into(),
+        ));
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (k, v) in tags {
+        if k.is_empty() || k.chars().count() > 128 {
+            return Err(EngineError::InvalidTag(format!(
+                "The TagKey {k:?} you have provided is invalid"
+            )));
+        }
+        if v.chars().count() > 256 {
+            return Err(EngineError::InvalidTag(format!(
+                "The TagValue you have provided for {k:?} is too long"
+            )));
+        }
+        if k.starts_with("aws:") {
+            return Err(EngineError::InvalidTag(
+                "Your TagKey cannot be prefixed with aws:".into(),
+            ));
+        }
+        if !seen.insert(k.as_str()) {
+            return Err(EngineError::InvalidTag(
+                "Cannot provide multiple Tags with the same key".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Engine {
+    /// The tags of an object.
+    pub async fn get_object_tagging(
+        &self,
+        bucket: &str,
+        key: &str,
+    ) -> Result<Vec<(String, String)>, EngineError> {
+        Ok(self.get_object(bucket, key).await?.tags)
+    }
+
+    /// Replaces an object's tags (an empty set deletes them).
+    pub async fn put_object_tagging(
+        &self,
+        bucket: &str,
+        key: &str,
+        tags: Vec<(String, String)>,
+    ) -> Result<(), EngineError> {
+        check_object_tags(&tags)?;
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let okey = keys::object(&b, &k);
+                let Some(v) = tx.get(Table::Objects, &okey)? else {
+                    return Err(if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() {
+                        EngineError::NoSuchBucket
+                    } else {
+                        EngineError::NoSuchKey
+                    });
+                };
+                let mut rec: ObjectRecord = decode(&v)?;
+                rec.tags.clone_from(&tags);
+                tx.put(Table::Objects, &okey, &encode(&rec))?;
+                Ok(())
+            })
+            .await
     }
 }
 

@@ -261,7 +261,7 @@ async fn multipart_upload_complete_and_errors() {
     h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
     let up = h
         .engine
-        .create_multipart_upload("bkt", "big", ObjectHeaders::default(), vec![], None)
+        .create_multipart_upload("bkt", "big", ObjectHeaders::default(), vec![], None, vec![])
         .await
         .unwrap();
     let p1 = vec![1u8; limits::MIN_PART_SIZE as usize];
@@ -362,7 +362,14 @@ async fn multipart_upload_complete_and_errors() {
 
     let small = h
         .engine
-        .create_multipart_upload("bkt", "small", ObjectHeaders::default(), vec![], None)
+        .create_multipart_upload(
+            "bkt",
+            "small",
+            ObjectHeaders::default(),
+            vec![],
+            None,
+            vec![],
+        )
         .await
         .unwrap();
     let s1 = h
@@ -497,7 +504,7 @@ async fn multipart_with_small_parts_mixes_inline_and_file_pieces() {
     h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
     let up = h
         .engine
-        .create_multipart_upload("bkt", "mp", ObjectHeaders::default(), vec![], None)
+        .create_multipart_upload("bkt", "mp", ObjectHeaders::default(), vec![], None, vec![])
         .await
         .unwrap();
     let p1 = vec![1u8; limits::MIN_PART_SIZE as usize];

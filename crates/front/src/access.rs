@@ -155,6 +155,15 @@ pub(crate) fn request_conditions(
             out.push((key.into(), v.to_owned()));
         }
     }
+    // s3:RequestObjectTag/KEY and s3:RequestObjectTagKeys from x-amz-tagging.
+    if let Some(tags) = header("x-amz-tagging")
+        .and_then(|q| serde_urlencoded::from_str::<Vec<(String, String)>>(q).ok())
+    {
+        for (k, v) in tags {
+            out.push((format!("s3:RequestObjectTag/{k}"), v));
+            out.push(("s3:RequestObjectTagKeys".into(), k));
+        }
+    }
     let query: Vec<(String, String)> = uri
         .query()
         .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())

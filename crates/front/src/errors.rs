@@ -39,6 +39,10 @@ pub(crate) fn to_s3_error(e: EngineError) -> S3Error {
             Some(StatusCode::INSUFFICIENT_STORAGE),
         ),
         EngineError::NoSuchBucketPolicy => (C::NoSuchBucketPolicy, None),
+        EngineError::InvalidTag(_) => (
+            C::Custom("InvalidTag".into()),
+            Some(StatusCode::BAD_REQUEST),
+        ),
         EngineError::MalformedPolicyDocument(_) => (
             C::Custom("MalformedPolicy".into()),
             Some(StatusCode::BAD_REQUEST),

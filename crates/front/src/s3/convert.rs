@@ -295,3 +295,27 @@ pub fn object_entry(key: String, o: &ObjectRecord, owner: Option<Owner>, url: bo
         storage_class: Some(storage_class()),
     }
 }
+
+/// `x-amz-tagging`: tags as a URL query string (`k1=v1&k2=v2`).
+pub fn tagging_header(v: Option<&str>) -> Result<Option<Vec<(String, String)>>, S3Error> {
+    match v {
+        None => Ok(None),
+        Some(q) => serde_urlencoded::from_str::<Vec<(String, String)>>(q)
+            .map(Some)
+            .map_err(|_| {
+                S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    "The x-amz-tagging header is not a valid query string",
+                )
+            }),
+    }
+}
+
+pub fn tag_set(tags: &[(String, String)]) -> Vec<dto::Tag> {
+    tags.iter()
+        .map(|(k, v)| dto::Tag {
+            key: Some(k.clone()),
+            value: Some(v.clone()),
+        })
+        .collect()
+}

@@ -188,6 +188,27 @@ impl S3 for CofferS3 {
         objects::delete_object(&self.engine, req).await
     }
 
+    async fn get_object_tagging(
+        &self,
+        req: S3Request<GetObjectTaggingInput>,
+    ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+        objects::get_object_tagging(&self.engine, req).await
+    }
+
+    async fn put_object_tagging(
+        &self,
+        req: S3Request<PutObjectTaggingInput>,
+    ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+        objects::put_object_tagging(&self.engine, req).await
+    }
+
+    async fn delete_object_tagging(
+        &self,
+        req: S3Request<DeleteObjectTaggingInput>,
+    ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+        objects::delete_object_tagging(&self.engine, req).await
+    }
+
     async fn delete_objects(
         &self,
         req: S3Request<DeleteObjectsInput>,

@@ -63,6 +63,7 @@ pub async fn create(
             headers,
             user_metadata(i.metadata),
             checksum,
+            tagging_header(i.tagging.as_deref())?.unwrap_or_default(),
         )
         .await
         .map_err(to_s3_error)?;

@@ -47,6 +47,7 @@ pub async fn put_object(
     let size = expected_size(&req, req.input.content_length);
     let if_match = etag_match_header(&req, "if-match", req.input.if_match.as_ref());
     let if_none_match = etag_match_header(&req, "if-none-match", req.input.if_none_match.as_ref());
+    let tags = tagging_header(req.input.tagging.as_deref())?;
     let input = req.input;
     let params = PutParams {
         headers: object_headers(
@@ -63,6 +64,7 @@ pub async fn put_object(
         expected_size: size,
         if_match,
         if_none_match,
+        tags,
     };
     let rec = engine
         .put_object(&input.bucket, &input.key, params, body_of(input.body))
@@ -239,7 +241,10 @@ pub async fn get_object(
     let stream = engine.read_object(&view.rec, view.range.clone());
     let body = StreamingBlob::wrap(stream.map_err(std::io::Error::other));
     let partial = view.partial;
-    let output = object_output!(GetObjectOutput, view, i.part_number, { body: Some(body), });
+    let tag_count =
+        (!view.rec.tags.is_empty()).then(|| i32::try_from(view.rec.tags.len()).unwrap_or(i32::MAX));
+    let output =
+        object_output!(GetObjectOutput, view, i.part_number, { body: Some(body), tag_count, });
     let mut resp = S3Response::new(output);
     if partial {
         resp.status = Some(http::StatusCode::PARTIAL_CONTENT);
@@ -458,6 +463,20 @@ pub async fn copy_object(
         input.expires.as_ref(),
     ));
     params.user_metadata = user_metadata(input.metadata);
+    params.tags = match input
+        .tagging_directive
+        .as_ref()
+        .map(s3s::dto::TaggingDirective::as_str)
+    {
+        None | Some("COPY") => None,
+        Some("REPLACE") => Some(tagging_header(input.tagging.as_deref())?.unwrap_or_default()),
+        Some(other) => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                format!("Unknown tagging directive {other}"),
+            ));
+        }
+    };
     params.if_match = if_match;
     params.if_none_match = if_none_match;
     if let Some(a) = &input.checksum_algorithm {
@@ -489,4 +508,50 @@ pub async fn copy_object(
         }),
         ..Default::default()
     }))
+}
+
+pub async fn get_object_tagging(
+    engine: &Engine,
+    req: S3Request<GetObjectTaggingInput>,
+) -> S3Result<S3Response<GetObjectTaggingOutput>> {
+    let tags = engine
+        .get_object_tagging(&req.input.bucket, &req.input.key)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::new(GetObjectTaggingOutput {
+        tag_set: tag_set(&tags),
+        version_id: None,
+    }))
+}
+
+pub async fn put_object_tagging(
+    engine: &Engine,
+    req: S3Request<PutObjectTaggingInput>,
+) -> S3Result<S3Response<PutObjectTaggingOutput>> {
+    let i = req.input;
+    let tags = i
+        .tagging
+        .tag_set
+        .into_iter()
+        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+        .collect();
+    engine
+        .put_object_tagging(&i.bucket, &i.key, tags)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::new(PutObjectTaggingOutput { version_id: None }))
+}
+
+pub async fn delete_object_tagging(
+    engine: &Engine,
+    req: S3Request<DeleteObjectTaggingInput>,
+) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
+    engine
+        .put_object_tagging(&req.input.bucket, &req.input.key, Vec::new())
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::with_status(
+        DeleteObjectTaggingOutput { version_id: None },
+        http::StatusCode::NO_CONTENT,
+    ))
 }
