@@ -588,3 +588,20 @@ def test_tag_condition_keys_decide_access(live_server, iam, s3, bucket):
         assert error_code(e.value) == "AccessDenied"
     finally:
         delete_user(iam, name)
+
+
+def test_master_key_seals_the_generated_root_secret(server_factory, tmp_path):
+    key_file = tmp_path / "master.key"
+    key_file.write_text("0123456789abcdef" * 4)
+    srv = server_factory(credentials=False, extra_args=["--master-key-file", str(key_file)])
+    text = (srv.data_dir / "root-credentials").read_text()
+    access = next(l.split("=", 1)[1] for l in text.splitlines() if l.startswith("access_key="))
+    printed = srv.stdout_text()
+    secret = next(l.split(":", 1)[1].strip() for l in printed.splitlines() if "SecretAccessKey:" in l)
+    assert "sealed:v1:" in text and secret not in text
+    srv.client(access, secret).list_buckets()
+    srv.stop()
+    srv.extra_args = []
+    with pytest.raises(RuntimeError):
+        srv.start()
+    assert "sealed" in srv.stderr_tail(1_000_000)

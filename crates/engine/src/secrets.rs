@@ -45,6 +45,17 @@ impl MasterKey {
         Ok(Self(key))
     }
 
+    /// Seals a secret for storage outside the metadata store (the root
+    /// credentials file), bound to `id`.
+    pub fn seal(&self, id: &str, secret: &str) -> String {
+        seal(Some(self), id, secret)
+    }
+
+    /// Opens what [`Self::seal`] produced; plain values pass through.
+    pub fn open(&self, id: &str, stored: &str) -> Result<String, EngineError> {
+        open(Some(self), id, stored)
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new((&*self.0).into())
     }

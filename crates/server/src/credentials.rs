@@ -18,7 +18,12 @@ pub struct Loaded {
     pub generated: bool,
 }
 
-pub fn load_or_create(data: &Path) -> anyhow::Result<Loaded> {
+/// Loads the root credentials. With a master key the generated secret is
+/// stored sealed, and a sealed file needs the key to be read.
+pub fn load_or_create(
+    data: &Path,
+    master: Option<&coffer_engine::MasterKey>,
+) -> anyhow::Result<Loaded> {
     let env_access = std::env::var(ENV_ACCESS).ok().filter(|s| !s.is_empty());
     let env_secret = std::env::var(ENV_SECRET).ok().filter(|s| !s.is_empty());
     match (env_access, env_secret) {
@@ -45,12 +50,23 @@ pub fn load_or_create(data: &Path) -> anyhow::Result<Loaded> {
                 .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix('=')))
                 .map(|v| v.trim().to_owned())
         };
-        let (Some(access_key), Some(secret_key)) = (field("access_key"), field("secret_key"))
-        else {
+        let (Some(access_key), Some(stored)) = (field("access_key"), field("secret_key")) else {
             bail!(
                 "{} is malformed: expected access_key= and secret_key= lines",
                 path.display()
             );
+        };
+        let secret_key = match master {
+            Some(m) => m
+                .open(&access_key, &stored)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?,
+            None if stored.starts_with("sealed:") => {
+                bail!(
+                    "{} is sealed: configure the master key (COFFER_MASTER_KEY or --master-key-file)",
+                    path.display()
+                )
+            }
+            None => stored,
         };
         return Ok(Loaded {
             root: RootCredentials {
@@ -72,7 +88,11 @@ pub fn load_or_create(data: &Path) -> anyhow::Result<Loaded> {
         &path,
         &format!(
             "access_key={}\nsecret_key={}\n",
-            root.access_key, root.secret_key
+            root.access_key,
+            match master {
+                Some(m) => m.seal(&root.access_key, &root.secret_key),
+                None => root.secret_key.clone(),
+            }
         ),
     )?;
     Ok(Loaded {

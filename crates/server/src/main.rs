@@ -86,14 +86,14 @@ fn main() -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create data directory {}", args.data.display()))?;
-    let creds = credentials::load_or_create(&args.data)?;
+    let master_key = master_key(args.master_key_file.as_deref())?;
+    let creds = credentials::load_or_create(&args.data, master_key.as_ref())?;
     let backend = RedbBackend::open(&args.data.join("meta.redb"))
         .with_context(|| format!("cannot open metadata in {}", args.data.display()))?;
     let meta = MetaStore::new(Arc::new(backend));
     let blobs = BlobStore::open(&args.data)
         .await
         .with_context(|| format!("cannot open blob store in {}", args.data.display()))?;
-    let master_key = master_key(args.master_key_file.as_deref())?;
     let engine = Engine::open_with_master_key(meta, blobs, args.region.clone(), master_key)
         .await
         .context("cannot open the storage engine")?;
