@@ -26,7 +26,7 @@ import pytest
 from botocore.config import Config
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-LISTEN_RE = re.compile(r"listening on (http://[0-9.:]+)")
+LISTEN_RE = re.compile(r"listening on (https?://[0-9.:]+)")
 START_TIMEOUT = 30.0
 STOP_TIMEOUT = 10.0
 REGION = "us-east-1"

@@ -89,7 +89,12 @@ impl S3Access for Access {
             .is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
         let operation = cx.s3_op().name().to_owned();
         let peer = cx.extensions_mut().get::<PeerAddr>().map(|p| p.0);
-        let conditions = RequestConditions(request_conditions(cx.uri(), cx.headers(), peer));
+        let secure = cx
+            .extensions_mut()
+            .get::<crate::http_server::SecureTransport>()
+            .is_some_and(|s| s.0);
+        let conditions =
+            RequestConditions(request_conditions(cx.uri(), cx.headers(), peer, secure));
         if let Some(slot) = cx.extensions_mut().get::<PrincipalSlot>()
             && let Ok(mut g) = slot.0.lock()
         {
@@ -130,13 +135,13 @@ pub(crate) fn request_conditions(
     uri: &http::Uri,
     headers: &http::HeaderMap,
     peer: Option<std::net::SocketAddr>,
+    secure: bool,
 ) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     if let Some(p) = peer {
         out.push(("aws:SourceIp".into(), p.ip().to_canonical().to_string()));
     }
-    // TLS is not served yet, so no request arrives over a secure transport.
-    out.push(("aws:SecureTransport".into(), "false".into()));
+    out.push(("aws:SecureTransport".into(), secure.to_string()));
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     for (key, name) in [
         ("aws:UserAgent", "user-agent"),

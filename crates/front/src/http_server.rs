@@ -3,6 +3,7 @@
 
 use std::future::Future;
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -32,8 +33,12 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and lets
-/// in-flight requests finish for at most `shutdown_grace`.
+/// A bound socket and, for HTTPS, its TLS configuration.
+pub struct Listener {
+    pub tcp: TcpListener,
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+}
+
 /// What every connection shares.
 #[derive(Clone)]
 struct Shared {
@@ -42,8 +47,14 @@ struct Shared {
     root: RootCredentials,
 }
 
+/// Whether the request arrived over TLS (`aws:SecureTransport`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SecureTransport(pub bool);
+
+/// Serves every listener until `shutdown` resolves, then stops accepting and
+/// lets in-flight requests finish for at most `shutdown_grace`.
 pub async fn serve(
-    listener: TcpListener,
+    listeners: Vec<Listener>,
     options: ServeOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<(), String> {
@@ -56,38 +67,35 @@ pub async fn serve(
         engine: options.engine,
         root: options.root,
     };
-    let graceful = GracefulShutdown::new();
-    let builder = auto::Builder::new(TokioExecutor::new());
-    tokio::pin!(shutdown);
-    loop {
-        tokio::select! {
-            accepted = listener.accept() => {
-                let (stream, peer) = match accepted {
-                    Ok(a) => a,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "accept failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs
-                // hold small responses back by ~40 ms.
-                let _ = stream.set_nodelay(true);
-                let shared = shared.clone();
-                let svc = hyper::service::service_fn(move |req| handle(shared.clone(), req, peer));
-                let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc).into_owned();
-                let conn = graceful.watch(conn);
-                tokio::spawn(async move {
-                    if let Err(e) = conn.await {
-                        tracing::debug!(error = %e, "connection ended with an error");
-                    }
-                });
+    let graceful = Arc::new(GracefulShutdown::new());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut accepting = Vec::new();
+    for l in listeners {
+        let (shared, graceful, mut stop) = (shared.clone(), graceful.clone(), stop_rx.clone());
+        accepting.push(tokio::spawn(async move {
+            let acceptor = l.tls.map(tokio_rustls::TlsAcceptor::from);
+            loop {
+                tokio::select! {
+                    accepted = l.tcp.accept() => match accepted {
+                        Ok((stream, peer)) => serve_connection(&shared, &graceful, acceptor.clone(), stream, peer),
+                        Err(e) => {
+                            tracing::warn!(error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    },
+                    _ = stop.changed() => break,
+                }
             }
-            () = &mut shutdown => break,
-        }
+        }));
     }
-    drop(listener);
+    shutdown.await;
+    let _ = stop_tx.send(true);
+    for a in accepting {
+        let _ = a.await;
+    }
     tracing::info!("shutting down: waiting for in-flight requests");
+    let graceful =
+        Arc::try_unwrap(graceful).map_err(|_| "connections still registered".to_owned())?;
     tokio::select! {
         () = graceful.shutdown() => tracing::info!("all connections closed"),
         () = tokio::time::sleep(options.shutdown_grace) => {
@@ -95,6 +103,65 @@ pub async fn serve(
         }
     }
     Ok(())
+}
+
+fn serve_connection(
+    shared: &Shared,
+    graceful: &GracefulShutdown,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+) {
+    // Without TCP_NODELAY, Nagle's algorithm and delayed ACKs hold small
+    // responses back by ~40 ms.
+    let _ = stream.set_nodelay(true);
+    let shared = shared.clone();
+    let secure = acceptor.is_some();
+    let svc = hyper::service::service_fn(move |req| handle(shared.clone(), req, peer, secure));
+    let builder = auto::Builder::new(TokioExecutor::new());
+    match acceptor {
+        None => {
+            let conn = graceful.watch(
+                builder
+                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                    .into_owned(),
+            );
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+        Some(acceptor) => {
+            // The handshake runs in the connection's task, never in the
+            // accept loop; it is bounded so idle handshakes cannot pile up.
+            const TLS_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+            let watcher = graceful.watcher();
+            tokio::spawn(async move {
+                let tls = match tokio::time::timeout(TLS_HANDSHAKE_TIMEOUT, acceptor.accept(stream))
+                    .await
+                {
+                    Ok(Ok(tls)) => tls,
+                    Ok(Err(e)) => {
+                        tracing::debug!(%peer, error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!(%peer, "TLS handshake timed out");
+                        return;
+                    }
+                };
+                let conn = watcher.watch(
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                        .into_owned(),
+                );
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, "connection ended with an error");
+                }
+            });
+        }
+    }
 }
 
 fn new_request_id() -> String {
@@ -105,6 +172,7 @@ async fn handle(
     shared: Shared,
     req: Request<Incoming>,
     peer: SocketAddr,
+    secure: bool,
 ) -> Result<Response<Body>, std::convert::Infallible> {
     let started = Instant::now();
     let request_id = new_request_id();
@@ -119,11 +187,12 @@ async fn handle(
     } else if is_query_api(&req) {
         call_query_api(&shared, req, &request_id, &slot).await
     } else if is_sigv2_bucket_request(&req) {
-        call_sigv2_bucket_request(&shared.s3, req, &slot, peer).await
+        call_sigv2_bucket_request(&shared.s3, req, &slot, peer, secure).await
     } else {
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(slot.clone());
         parts.extensions.insert(crate::access::PeerAddr(peer));
+        parts.extensions.insert(SecureTransport(secure));
         call_s3(&shared.s3, Request::from_parts(parts, Body::from(body))).await
     };
     // s3s always answers HeadObject with 200; a ranged HEAD is partial.
@@ -240,6 +309,7 @@ async fn call_sigv2_bucket_request(
     req: Request<Incoming>,
     slot: &PrincipalSlot,
     peer: SocketAddr,
+    secure: bool,
 ) -> Response<Body> {
     const MAX_BUCKET_BODY: usize = 20 * 1024 * 1024;
     let (parts, body) = req.into_parts();
@@ -267,6 +337,7 @@ async fn call_sigv2_bucket_request(
         let mut r = b.body(Body::from(body.clone())).unwrap_or_default();
         r.extensions_mut().insert(slot.clone());
         r.extensions_mut().insert(crate::access::PeerAddr(peer));
+        r.extensions_mut().insert(SecureTransport(secure));
         r
     };
     let first = call_s3(s3, build(parts.uri.clone())).await;

@@ -15,8 +15,10 @@ mod http_server;
 mod iam_api;
 mod query_auth;
 mod s3;
+mod tls;
 
-pub use http_server::{ServeOptions, serve};
+pub use http_server::{Listener, ServeOptions, serve};
+pub use tls::load_tls_config;
 
 use coffer_engine::Engine;
 use s3s::service::S3ServiceBuilder;

@@ -32,6 +32,22 @@ enum Command {
     Serve(ServeArgs),
     /// Administer a running server through its APIs (accounts, ...).
     Admin(admin::AdminArgs),
+    /// Write a self-signed TLS certificate and key for local HTTPS.
+    Cert(CertArgs),
+}
+
+#[derive(Args)]
+struct CertArgs {
+    /// Where to write the PEM certificate.
+    #[arg(long, value_name = "FILE", default_value = "coffer-cert.pem")]
+    cert: PathBuf,
+    /// Where to write the PEM private key (mode 0600).
+    #[arg(long, value_name = "FILE", default_value = "coffer-key.pem")]
+    key: PathBuf,
+    /// A DNS name or IP address the certificate is for (repeatable;
+    /// default: localhost, 127.0.0.1 and ::1).
+    #[arg(long = "host", value_name = "NAME")]
+    hosts: Vec<String>,
 }
 
 #[derive(Args)]
@@ -52,6 +68,16 @@ struct ServeArgs {
     /// Path-style addressing always works.
     #[arg(long, value_name = "DOMAIN")]
     domain: Option<String>,
+    /// PEM certificate chain for HTTPS. With --tls-key, --address serves
+    /// HTTPS, or with --tls-address as well, both are served.
+    #[arg(long, value_name = "FILE")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    tls_key: Option<PathBuf>,
+    /// Serve HTTPS on this address in addition to HTTP on --address.
+    #[arg(long, value_name = "HOST:PORT")]
+    tls_address: Option<SocketAddr>,
     /// A file holding the master key that seals stored secret access keys
     /// (alternatively set COFFER_MASTER_KEY). 64 hex digits are used as the
     /// key; any other text is hashed into one.
@@ -80,6 +106,7 @@ fn main() -> anyhow::Result<()> {
             runtime.block_on(serve(args))
         }
         Command::Admin(args) => admin::run(args),
+        Command::Cert(args) => write_self_signed(&args),
     }
 }
 
@@ -97,30 +124,60 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let engine = Engine::open_with_master_key(meta, blobs, args.region.clone(), master_key)
         .await
         .context("cannot open the storage engine")?;
-    let listener = tokio::net::TcpListener::bind(args.address)
-        .await
-        .with_context(|| format!("cannot listen on {}", args.address))?;
-    let addr = listener.local_addr()?;
-    let endpoint = format!("http://{addr}");
+    // TLS is checked before anything listens, so a bad certificate is a
+    // clear start-up error rather than failed handshakes.
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => {
+            Some(coffer_front::load_tls_config(c, k).map_err(anyhow::Error::msg)?)
+        }
+        (None, None) => {
+            anyhow::ensure!(
+                args.tls_address.is_none(),
+                "--tls-address needs --tls-cert and --tls-key"
+            );
+            None
+        }
+        _ => anyhow::bail!("--tls-cert and --tls-key go together"),
+    };
+    // With --tls-address, --address stays plain HTTP; otherwise a
+    // certificate makes --address HTTPS.
+    let mut plan = Vec::new();
+    match (&tls, args.tls_address) {
+        (Some(t), Some(tls_addr)) => {
+            plan.push((tls_addr, Some(t.clone())));
+            plan.push((args.address, None));
+        }
+        (Some(t), None) => plan.push((args.address, Some(t.clone()))),
+        (None, _) => plan.push((args.address, None)),
+    }
+    let mut listeners = Vec::new();
+    let mut endpoints = Vec::new();
+    for (addr, tls) in plan {
+        let tcp = tokio::net::TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("cannot listen on {addr}"))?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        endpoints.push(format!("{scheme}://{}", tcp.local_addr()?));
+        listeners.push(coffer_front::Listener { tcp, tls });
+    }
+    let endpoint = endpoints.last().cloned().unwrap_or_default();
     {
-        // The listening line comes last: whoever waits for it has then seen
-        // everything else this start prints.
+        // The listening lines come last: whoever waits for them has then
+        // seen everything else this start prints.
         let mut out = std::io::stdout().lock();
         if creds.generated {
             credentials::print_welcome(&mut out, &creds.root, &endpoint, &args.region, &args.data)?;
         }
         writeln!(out, "  data directory: {}", args.data.display())?;
         writeln!(out, "  region: {}", args.region)?;
-        writeln!(
-            out,
-            "coffer {} listening on {endpoint}",
-            env!("CARGO_PKG_VERSION")
-        )?;
+        for e in &endpoints {
+            writeln!(out, "coffer {} listening on {e}", env!("CARGO_PKG_VERSION"))?;
+        }
         out.flush()?;
     }
-    tracing::info!(%endpoint, data = %args.data.display(), "coffer started");
+    tracing::info!(endpoints = ?endpoints, data = %args.data.display(), "coffer started");
     coffer_front::serve(
-        listener,
+        listeners,
         ServeOptions {
             engine,
             root: creds.root,
@@ -132,6 +189,40 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .await
     .map_err(anyhow::Error::msg)?;
     tracing::info!("coffer stopped");
+    Ok(())
+}
+
+/// `coffer cert`: a self-signed certificate for local use (clients must be
+/// told to trust it, e.g. s3cmd's ca_certs_file or boto3's verify=).
+fn write_self_signed(args: &CertArgs) -> anyhow::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let hosts = if args.hosts.is_empty() {
+        vec![
+            "localhost".to_owned(),
+            "127.0.0.1".to_owned(),
+            "::1".to_owned(),
+        ]
+    } else {
+        args.hosts.clone()
+    };
+    let certified = rcgen::generate_simple_self_signed(hosts.clone())
+        .context("cannot generate a certificate")?;
+    std::fs::write(&args.cert, certified.cert.pem())
+        .with_context(|| format!("cannot write {}", args.cert.display()))?;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&args.key)
+        .with_context(|| format!("cannot write {}", args.key.display()))?;
+    f.write_all(certified.signing_key.serialize_pem().as_bytes())?;
+    println!(
+        "wrote {} and {} for {}",
+        args.cert.display(),
+        args.key.display(),
+        hosts.join(", ")
+    );
     Ok(())
 }
 
