@@ -196,6 +196,25 @@ pub fn declared_checksum<T>(
     }
 }
 
+/// [`declared_checksum`] for an input with the usual `checksum_*` fields
+/// (PutObject, UploadPart).
+macro_rules! declared_checksum_of {
+    ($req:expr) => {
+        declared_checksum(
+            &$req,
+            [
+                (Algo::Crc32, $req.input.checksum_crc32.as_ref()),
+                (Algo::Crc32c, $req.input.checksum_crc32c.as_ref()),
+                (Algo::Crc64Nvme, $req.input.checksum_crc64nvme.as_ref()),
+                (Algo::Sha1, $req.input.checksum_sha1.as_ref()),
+                (Algo::Sha256, $req.input.checksum_sha256.as_ref()),
+            ],
+            $req.input.checksum_algorithm.as_ref(),
+        )
+    };
+}
+pub(crate) use declared_checksum_of;
+
 /// Checksum fields of a response, by algorithm.
 #[derive(Default)]
 pub struct ChecksumFields {

@@ -90,17 +90,7 @@ pub async fn upload_part(
     engine: &Engine,
     req: S3Request<UploadPartInput>,
 ) -> S3Result<S3Response<UploadPartOutput>> {
-    let checksum = declared_checksum(
-        &req,
-        [
-            (Algo::Crc32, req.input.checksum_crc32.as_ref()),
-            (Algo::Crc32c, req.input.checksum_crc32c.as_ref()),
-            (Algo::Crc64Nvme, req.input.checksum_crc64nvme.as_ref()),
-            (Algo::Sha1, req.input.checksum_sha1.as_ref()),
-            (Algo::Sha256, req.input.checksum_sha256.as_ref()),
-        ],
-        req.input.checksum_algorithm.as_ref(),
-    )?;
+    let checksum = declared_checksum_of!(req)?;
     let size = expected_size(&req, req.input.content_length);
     let i = req.input;
     let number = part_number(i.part_number)?;

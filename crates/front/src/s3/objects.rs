@@ -33,17 +33,7 @@ pub async fn put_object(
     engine: &Engine,
     req: S3Request<PutObjectInput>,
 ) -> S3Result<S3Response<PutObjectOutput>> {
-    let checksum = declared_checksum(
-        &req,
-        [
-            (Algo::Crc32, req.input.checksum_crc32.as_ref()),
-            (Algo::Crc32c, req.input.checksum_crc32c.as_ref()),
-            (Algo::Crc64Nvme, req.input.checksum_crc64nvme.as_ref()),
-            (Algo::Sha1, req.input.checksum_sha1.as_ref()),
-            (Algo::Sha256, req.input.checksum_sha256.as_ref()),
-        ],
-        req.input.checksum_algorithm.as_ref(),
-    )?;
+    let checksum = declared_checksum_of!(req)?;
     let size = expected_size(&req, req.input.content_length);
     let if_match = etag_match_header(&req, "if-match", req.input.if_match.as_ref());
     let if_none_match = etag_match_header(&req, "if-none-match", req.input.if_none_match.as_ref());
@@ -182,6 +172,27 @@ async fn prepare_read(engine: &Engine, i: ReadInputs<'_>) -> S3Result<ReadView> 
     })
 }
 
+/// The [`ReadInputs`] of a GetObject or HeadObject request (same fields).
+macro_rules! read_inputs {
+    ($req:expr) => {{
+        let i = &$req.input;
+        ReadInputs {
+            bucket: &i.bucket,
+            key: &i.key,
+            conditions: read_conditions(
+                &$req,
+                i.if_match.as_ref(),
+                i.if_none_match.as_ref(),
+                i.if_modified_since.as_ref(),
+                i.if_unmodified_since.as_ref(),
+            ),
+            range: i.range,
+            part_number: i.part_number,
+            checksum_mode: i.checksum_mode.as_ref(),
+        }
+    }};
+}
+
 /// GetObjectOutput and HeadObjectOutput carry the same object headers.
 macro_rules! object_output {
     ($ty:ident, $view:expr, $part_number:expr, { $($extra:tt)* }) => {{
@@ -220,24 +231,7 @@ pub async fn get_object(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let i = &req.input;
-    let view = prepare_read(
-        engine,
-        ReadInputs {
-            bucket: &i.bucket,
-            key: &i.key,
-            conditions: read_conditions(
-                &req,
-                i.if_match.as_ref(),
-                i.if_none_match.as_ref(),
-                i.if_modified_since.as_ref(),
-                i.if_unmodified_since.as_ref(),
-            ),
-            range: i.range,
-            part_number: i.part_number,
-            checksum_mode: i.checksum_mode.as_ref(),
-        },
-    )
-    .await?;
+    let view = prepare_read(engine, read_inputs!(req)).await?;
     let stream = engine.read_object(&view.rec, view.range.clone());
     let body = StreamingBlob::wrap(stream.map_err(std::io::Error::other));
     let partial = view.partial;
@@ -257,24 +251,7 @@ pub async fn head_object(
     req: S3Request<HeadObjectInput>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = &req.input;
-    let view = prepare_read(
-        engine,
-        ReadInputs {
-            bucket: &i.bucket,
-            key: &i.key,
-            conditions: read_conditions(
-                &req,
-                i.if_match.as_ref(),
-                i.if_none_match.as_ref(),
-                i.if_modified_since.as_ref(),
-                i.if_unmodified_since.as_ref(),
-            ),
-            range: i.range,
-            part_number: i.part_number,
-            checksum_mode: i.checksum_mode.as_ref(),
-        },
-    )
-    .await?;
+    let view = prepare_read(engine, read_inputs!(req)).await?;
     // The 206 for a ranged HEAD is set by the HTTP layer (s3s always
     // answers HeadObject with 200).
     Ok(S3Response::new(object_output!(
