@@ -1,6 +1,6 @@
 //! Bucket lifecycle: create, look up, list, delete.
 
-use coffer_meta::records::{BucketRecord, decode, encode};
+use coffer_meta::records::{BucketRecord, PartRecord, UploadRecord, decode, encode};
 use coffer_meta::{MetaError, Table, keys};
 use coffer_types::{BucketName, Principal};
 
@@ -94,27 +94,43 @@ impl Engine {
             .ok_or(EngineError::NoSuchBucket)
     }
 
-    /// Deletes an empty bucket: no objects and no multipart uploads in
-    /// progress. The emptiness check and the delete are one transaction, so
-    /// a racing PUT either lands first (and the delete fails) or fails with
-    /// NoSuchBucket.
+    /// Deletes a bucket that holds no objects. Multipart uploads still in
+    /// progress do not keep a general purpose bucket alive in S3: they are
+    /// aborted with it, their parts released. The emptiness check and the
+    /// delete are one transaction, so a racing PUT either lands first (and
+    /// the delete fails) or fails with NoSuchBucket.
     pub async fn delete_bucket(&self, name: &str) -> Result<(), EngineError> {
         let name = name.to_owned();
-        self.meta()
-            .write(move |tx| -> Result<(), EngineError> {
+        let released = self
+            .meta()
+            .write(move |tx| -> Result<Vec<String>, EngineError> {
                 let key = keys::bucket(&name);
                 if tx.get(Table::Buckets, &key)?.is_none() {
                     return Err(EngineError::NoSuchBucket);
                 }
                 let (start, end) = (keys::bucket_start(&name), keys::bucket_end(&name));
-                if !tx.range(Table::Objects, &start, Some(&end), 1)?.is_empty()
-                    || !tx.range(Table::Uploads, &start, Some(&end), 1)?.is_empty()
-                {
+                if !tx.range(Table::Objects, &start, Some(&end), 1)?.is_empty() {
                     return Err(EngineError::BucketNotEmpty);
                 }
+                let mut released = Vec::new();
+                for (ukey, v) in tx.range(Table::Uploads, &start, Some(&end), usize::MAX)? {
+                    let upload: UploadRecord = decode(&v)?;
+                    let (pstart, pend) = (
+                        keys::upload_prefix(&upload.upload_id),
+                        keys::upload_prefix_end(&upload.upload_id),
+                    );
+                    for (pkey, pv) in tx.range(Table::Parts, &pstart, Some(&pend), usize::MAX)? {
+                        let part: PartRecord = decode(&pv)?;
+                        released.extend(crate::pieces::release(tx, &part.blob)?);
+                        tx.delete(Table::Parts, &pkey)?;
+                    }
+                    tx.delete(Table::Uploads, &ukey)?;
+                }
                 tx.delete(Table::Buckets, &key)?;
-                Ok(())
+                Ok(released)
             })
-            .await
+            .await?;
+        self.delete_blobs(released).await;
+        Ok(())
     }
 }

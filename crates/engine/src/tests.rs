@@ -596,6 +596,56 @@ async fn multipart_with_small_parts_mixes_inline_and_file_pieces() {
     assert!(blob_files(&h).await.is_empty());
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleting_a_bucket_aborts_its_multipart_uploads() {
+    let h = harness().await;
+    h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
+    let up = h
+        .engine
+        .create_multipart_upload("bkt", "big", ObjectHeaders::default(), vec![], None, vec![])
+        .await
+        .unwrap();
+    let big = large(7);
+    h.engine
+        .upload_part(
+            "bkt",
+            "big",
+            &up.upload_id,
+            1,
+            body(&big),
+            Some(big.len() as u64),
+            None,
+            DeclaredChecksum::None,
+        )
+        .await
+        .unwrap();
+    h.engine
+        .upload_part(
+            "bkt",
+            "big",
+            &up.upload_id,
+            2,
+            body(b"small"),
+            Some(5),
+            None,
+            DeclaredChecksum::None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(blob_files(&h).await.len(), 1);
+    assert_eq!(inline_rows(&h).await, 1);
+    h.engine.delete_bucket("bkt").await.unwrap();
+    assert!(
+        blob_files(&h).await.is_empty(),
+        "part blobs go with the bucket"
+    );
+    assert_eq!(inline_rows(&h).await, 0);
+    assert!(matches!(
+        h.engine.head_bucket("bkt").await,
+        Err(EngineError::NoSuchBucket)
+    ));
+}
+
 // ---- listing against a model ----
 
 /// What S3 returns for a listing, computed naively from a sorted map.
