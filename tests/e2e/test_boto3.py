@@ -11,8 +11,11 @@ import urllib.error
 import urllib.request
 from urllib.parse import unquote_plus
 
+import boto3
 import botocore.httpchecksum
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import helpers as h
@@ -725,6 +728,43 @@ def test_single_small_part_completes(s3, bucket):
     assert body_of(s3, bucket, "one") == b"only part"
 
 
+def test_repeated_complete_returns_the_same_object(s3, bucket):
+    uid, etags = _upload(s3, bucket, "twice", [b"data"])
+    parts = {"Parts": [{"PartNumber": 1, "ETag": etags[0]}]}
+    first = s3.complete_multipart_upload(Bucket=bucket, Key="twice", UploadId=uid, MultipartUpload=parts)
+    again = s3.complete_multipart_upload(Bucket=bucket, Key="twice", UploadId=uid, MultipartUpload=parts)
+    assert again["ETag"] == first["ETag"]
+    s3.put_object(Bucket=bucket, Key="twice", Body=b"replaced")
+    with pytest.raises(ClientError) as ei:
+        s3.complete_multipart_upload(Bucket=bucket, Key="twice", UploadId=uid, MultipartUpload=parts)
+    assert err(ei) == ("NoSuchUpload", 404)
+
+
+def test_a_part_listed_twice_counts_once_with_its_last_entry(s3, bucket):
+    uid = s3.create_multipart_upload(Bucket=bucket, Key="dup")["UploadId"]
+    old = s3.upload_part(Bucket=bucket, Key="dup", UploadId=uid, PartNumber=1, Body=b"first")["ETag"]
+    new = s3.upload_part(Bucket=bucket, Key="dup", UploadId=uid, PartNumber=1, Body=b"second")["ETag"]
+    s3.complete_multipart_upload(Bucket=bucket, Key="dup", UploadId=uid, MultipartUpload={
+        "Parts": [{"PartNumber": 1, "ETag": old}, {"PartNumber": 1, "ETag": new}]})
+    assert body_of(s3, bucket, "dup") == b"second"
+
+
+def test_part_number_beyond_the_parts_is_invalid_part_number(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="plain", Body=b"body")
+    assert s3.get_object(Bucket=bucket, Key="plain", PartNumber=1)["Body"].read() == b"body"
+    with pytest.raises(ClientError) as ei:
+        s3.get_object(Bucket=bucket, Key="plain", PartNumber=2)
+    assert err(ei) == ("InvalidPartNumber", 416)
+
+
+def test_requests_on_a_missing_bucket_say_no_such_bucket_even_to_strangers(live_server, s3):
+    anon = boto3.client("s3", endpoint_url=live_server.endpoint, region_name="us-east-1",
+                        config=Config(signature_version=UNSIGNED, retries={"max_attempts": 1}))
+    with pytest.raises(ClientError) as ei:
+        anon.delete_object(Bucket="no-such-bucket-anywhere", Key="k")
+    assert err(ei) == ("NoSuchBucket", 404)
+
+
 def test_abort_then_upload_is_no_such_upload(s3, bucket):
     uid, _ = _upload(s3, bucket, "ab", [b"part"])
     s3.abort_multipart_upload(Bucket=bucket, Key="ab", UploadId=uid)
@@ -1076,3 +1116,22 @@ def test_read_after_write_and_delete_is_immediate(s3, bucket):
         assert s3.list_objects_v2(Bucket=bucket)["Contents"][0]["Size"] == len(body)
     s3.delete_object(Bucket=bucket, Key="raw")
     assert s3.list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_not_modified_still_names_the_etag_and_untyped_objects_are_binary(s3, bucket):
+    put = s3.put_object(Bucket=bucket, Key="nm", Body=b"same")
+    with pytest.raises(ClientError) as ei:
+        s3.get_object(Bucket=bucket, Key="nm", IfNoneMatch=put["ETag"])
+    assert ei.value.response["ResponseMetadata"]["HTTPStatusCode"] == 304
+    assert ei.value.response["ResponseMetadata"]["HTTPHeaders"].get("etag") == put["ETag"]
+    assert s3.head_object(Bucket=bucket, Key="nm")["ContentType"] == "binary/octet-stream"
+
+
+def test_max_keys_zero_and_empty_delimiter(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="a/b", Body=b"")
+    zero = s3.list_objects_v2(Bucket=bucket, MaxKeys=0)
+    assert zero["KeyCount"] == 0 and zero["IsTruncated"] is False
+    empty = s3.list_objects(Bucket=bucket, Delimiter="")
+    assert "Delimiter" not in empty and [o["Key"] for o in empty["Contents"]] == ["a/b"]
+    v1 = s3.list_objects(Bucket=bucket, Prefix="a/\n")
+    assert v1["Prefix"] == "a/\n"

@@ -605,3 +605,15 @@ def test_master_key_seals_the_generated_root_secret(server_factory, tmp_path):
     with pytest.raises(RuntimeError):
         srv.start()
     assert "sealed" in srv.stderr_tail(1_000_000)
+
+
+def test_a_deny_policy_cannot_lock_the_bucket_owner_out_of_the_policy(s3, bucket):
+    deny_all = {"Version": "2012-10-17", "Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny_all))
+    with pytest.raises(ClientError) as e:
+        s3.list_objects_v2(Bucket=bucket)
+    assert error_code(e.value) == "AccessDenied"
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == deny_all
+    s3.delete_bucket_policy(Bucket=bucket)
+    s3.list_objects_v2(Bucket=bucket)

@@ -125,6 +125,7 @@ mod tests {
             headers: ObjectHeaders::default(),
             user_metadata: vec![],
             tags: vec![],
+            upload_id: None,
             checksum: None,
             blobs: vec![],
             parts: vec![],

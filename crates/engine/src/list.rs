@@ -52,6 +52,10 @@ pub fn list_page(tx: &dyn ReadTxn, bucket: &str, p: &ListParams) -> Result<ListP
         k.max(range_start)
     };
     let mut page = ListPage::default();
+    // S3 answers max-keys=0 with an empty, untruncated page.
+    if p.max_keys == 0 {
+        return Ok(page);
+    }
     let mut count = 0usize;
     'scan: loop {
         let want = (p.max_keys - count).clamp(1, 1000) + 1;

@@ -274,7 +274,18 @@ impl Engine {
         if_match: Option<EtagMatch>,
         if_none_match: Option<EtagMatch>,
     ) -> Result<ObjectRecord, EngineError> {
-        let upload = self.upload_record(bucket, key, upload_id).await?;
+        let upload = match self.upload_record(bucket, key, upload_id).await {
+            Ok(u) => u,
+            Err(EngineError::NoSuchUpload) => {
+                // Completed already: S3 answers a repeated Complete with the
+                // object it made, as long as that object is still current.
+                return match self.get_object(bucket, key).await {
+                    Ok(rec) if rec.upload_id.as_deref() == Some(upload_id) => Ok(rec),
+                    _ => Err(EngineError::NoSuchUpload),
+                };
+            }
+            Err(e) => return Err(e),
+        };
         if requested.is_empty() {
             return Err(EngineError::MalformedXml(
                 "You must specify at least one part".into(),
@@ -286,9 +297,20 @@ impl Engine {
             let p: PartRecord = decode(v)?;
             stored.insert(p.number, (k.clone(), v.clone(), p));
         }
-        if requested.windows(2).any(|w| w[0].number >= w[1].number) {
+        if requested.windows(2).any(|w| w[0].number > w[1].number) {
             return Err(EngineError::InvalidPartOrder);
         }
+        // A part number listed twice (a part re-sent while the first upload
+        // was still running) counts once, with its last entry.
+        let mut requested = requested;
+        requested.dedup_by(|later, earlier| {
+            if later.number == earlier.number {
+                std::mem::swap(later, earlier);
+                true
+            } else {
+                false
+            }
+        });
         let mut chosen: Vec<&PartRecord> = Vec::with_capacity(requested.len());
         for (i, r) in requested.iter().enumerate() {
             let Some((_, _, p)) = stored.get(&r.number) else {
@@ -335,6 +357,7 @@ impl Engine {
                 })
                 .collect(),
             tags: upload.tags.clone(),
+            upload_id: Some(upload_id.to_owned()),
         };
         let used: std::collections::HashSet<u32> = chosen.iter().map(|p| p.number).collect();
         let unused: Vec<&BlobRef> = stored

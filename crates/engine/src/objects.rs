@@ -299,6 +299,7 @@ impl Engine {
             blobs: vec![received.new.piece.clone()],
             parts: Vec::new(),
             tags: params.tags.unwrap_or_default(),
+            upload_id: None,
         };
         self.commit_object(
             bucket,
@@ -597,6 +598,7 @@ impl Engine {
             blobs: vec![received.new.piece.clone()],
             parts: Vec::new(),
             tags,
+            upload_id: None,
         };
         let record = self
             .commit_object(

@@ -30,6 +30,8 @@ pub(crate) fn to_s3_error(e: EngineError) -> S3Error {
         EngineError::PreconditionFailed => (C::PreconditionFailed, None),
         EngineError::NotModified => (C::NotModified, None),
         EngineError::InvalidRange => (C::InvalidRange, None),
+        // AWS documents 416 InvalidPartNumber; ceph/s3-tests expects RGW's
+        // 400 InvalidPart (see COMPAT.md).
         EngineError::InvalidPartNumber => (
             C::Custom("InvalidPartNumber".into()),
             Some(StatusCode::RANGE_NOT_SATISFIABLE),

@@ -130,6 +130,10 @@ pub struct ObjectRecord {
     /// Object tags (key, value), at most 10.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
+    /// The multipart upload that made this object, so that a repeated
+    /// CompleteMultipartUpload succeeds as it does on S3.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upload_id: Option<String>,
 }
 
 impl ObjectRecord {

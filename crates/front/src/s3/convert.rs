@@ -100,7 +100,7 @@ pub fn object_headers(
                 .map(str::trim)
                 .filter(|p| !p.eq_ignore_ascii_case("aws-chunked") && !p.is_empty())
                 .collect();
-            (!rest.is_empty()).then(|| rest.join(","))
+            (!rest.is_empty()).then(|| rest.join(", "))
         }),
         content_language,
         expires_ms: expires.map(ms_of),

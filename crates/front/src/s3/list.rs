@@ -40,7 +40,9 @@ pub async fn list_objects(
     let has_delimiter = i.delimiter.as_deref().is_some_and(|d| !d.is_empty());
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(i.bucket),
-        prefix: Some(maybe_encode(i.prefix.as_deref().unwrap_or(""), url)),
+        // S3 encodes the keys and common prefixes of a v1 listing, but not
+        // the Prefix it echoes (botocore decodes only the former).
+        prefix: Some(i.prefix.clone().unwrap_or_default()),
         marker: Some(maybe_encode(i.marker.as_deref().unwrap_or(""), url)),
         max_keys: Some(i32::try_from(max_keys).unwrap_or(1000)),
         is_truncated: Some(page.is_truncated),
@@ -56,7 +58,10 @@ pub async fn list_objects(
                 .collect(),
         ),
         common_prefixes: Some(common_prefixes(page.common_prefixes, url)),
-        delimiter: i.delimiter.map(|d| maybe_encode(&d, url)),
+        delimiter: i
+            .delimiter
+            .filter(|d| !d.is_empty())
+            .map(|d| maybe_encode(&d, url)),
         encoding_type: i.encoding_type,
         request_charged: None,
     }))
@@ -122,7 +127,10 @@ pub async fn list_objects_v2(
                 .collect(),
         ),
         common_prefixes: Some(common_prefixes(page.common_prefixes, url)),
-        delimiter: i.delimiter.map(|d| maybe_encode(&d, url)),
+        delimiter: i
+            .delimiter
+            .filter(|d| !d.is_empty())
+            .map(|d| maybe_encode(&d, url)),
         encoding_type: i.encoding_type,
         start_after: i.start_after.map(|s| maybe_encode(&s, url)),
         request_charged: None,
@@ -176,7 +184,10 @@ pub async fn list_object_versions(
     Ok(S3Response::new(ListObjectVersionsOutput {
         common_prefixes: Some(common_prefixes(page.common_prefixes, url)),
         delete_markers: Some(Vec::new()),
-        delimiter: i.delimiter.map(|d| maybe_encode(&d, url)),
+        delimiter: i
+            .delimiter
+            .filter(|d| !d.is_empty())
+            .map(|d| maybe_encode(&d, url)),
         encoding_type: i.encoding_type,
         is_truncated: Some(page.is_truncated),
         key_marker: Some(i.key_marker.unwrap_or_default()),

@@ -147,7 +147,19 @@ async fn prepare_read(engine: &Engine, i: ReadInputs<'_>) -> S3Result<ReadView> 
         .get_object(i.bucket, i.key)
         .await
         .map_err(to_s3_error)?;
-    i.conditions.check(&rec).map_err(to_s3_error)?;
+    i.conditions.check(&rec).map_err(|e| {
+        let not_modified = matches!(e, coffer_engine::EngineError::NotModified);
+        let mut err = to_s3_error(e);
+        // A 304 still identifies the object it stands for (RFC 9110 15.4.5).
+        if not_modified {
+            let mut h = http::HeaderMap::new();
+            if let Ok(v) = http::HeaderValue::from_str(&format!("\"{}\"", rec.etag)) {
+                h.insert(http::header::ETAG, v);
+            }
+            err.set_headers(h);
+        }
+        err
+    })?;
     let (range, partial) = plan(&rec, i.range, i.part_number).map_err(to_s3_error)?;
     let whole = range.start == 0 && range.end == rec.size;
     // S3 reports the object's checksum only for the whole object, or the
@@ -213,7 +225,8 @@ macro_rules! object_output {
             content_language: h.content_language.clone(),
             content_length: Some(i64::try_from(v.range.end - v.range.start).unwrap_or(i64::MAX)),
             content_range: v.partial.then(|| content_range(&v.range, v.rec.size)),
-            content_type: h.content_type.clone(),
+            // S3's type for objects stored without one.
+            content_type: Some(h.content_type.clone().unwrap_or_else(|| "binary/octet-stream".into())),
             e_tag: Some(etag(&v.rec.etag)),
             expires: h.expires_ms.map(ts),
             last_modified: Some(ts(v.rec.last_modified_ms)),
