@@ -105,3 +105,42 @@ pub(crate) fn store_user(
         &encode(user),
     )
 }
+
+/// Adds or replaces the inline policy `name` of an entity, after checking the
+/// document and the quota that all of the entity's inline policies share.
+pub(crate) fn put_inline_policy(
+    policies: &mut Vec<(String, String)>,
+    name: &str,
+    document: &str,
+    limit: PolicySizeLimit,
+) -> Result<(), EngineError> {
+    let all: String = policies
+        .iter()
+        .filter(|(n, _)| n != name)
+        .map(|(_, d)| d.as_str())
+        .chain([document])
+        .collect();
+    check_identity_document(document, &all, limit)?;
+    match policies.iter_mut().find(|(n, _)| n == name) {
+        Some(entry) => entry.1 = document.to_owned(),
+        None => policies.push((name.to_owned(), document.to_owned())),
+    }
+    Ok(())
+}
+
+/// Removes the inline policy `name` of an entity (`kind` is `user` or
+/// `group`, for the error).
+pub(crate) fn delete_inline_policy(
+    policies: &mut Vec<(String, String)>,
+    name: &str,
+    kind: &str,
+) -> Result<(), EngineError> {
+    let before = policies.len();
+    policies.retain(|(n, _)| n != name);
+    if policies.len() == before {
+        return Err(EngineError::NoSuchEntity(format!(
+            "The {kind} policy with name {name} cannot be found."
+        )));
+    }
+    Ok(())
+}

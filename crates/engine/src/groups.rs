@@ -12,8 +12,8 @@ use coffer_meta::records::{GroupRecord, UserRecord, decode, encode};
 use coffer_meta::{MetaError, ReadTxn, Table, WriteTxn};
 
 use crate::entities::{
-    account_range, check_identity_document, check_name, check_path, entity_key, load_user,
-    new_entity_id, store_user,
+    account_range, check_name, check_path, delete_inline_policy, entity_key, load_user,
+    new_entity_id, put_inline_policy, store_user,
 };
 use crate::{Engine, EngineError, now_ms};
 
@@ -318,18 +318,12 @@ impl Engine {
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
                 let mut g = load_group(tx, &acct, &gn)?;
-                let all: String = g
-                    .inline_policies
-                    .iter()
-                    .filter(|(n, _)| *n != pn)
-                    .map(|(_, d)| d.as_str())
-                    .chain([doc.as_str()])
-                    .collect();
-                check_identity_document(&doc, &all, PolicySizeLimit::GroupInline)?;
-                match g.inline_policies.iter_mut().find(|(k, _)| *k == pn) {
-                    Some(entry) => entry.1.clone_from(&doc),
-                    None => g.inline_policies.push((pn.clone(), doc.clone())),
-                }
+                put_inline_policy(
+                    &mut g.inline_policies,
+                    &pn,
+                    &doc,
+                    PolicySizeLimit::GroupInline,
+                )?;
                 Ok(store_group(tx, &acct, &g)?)
             })
             .await
@@ -345,13 +339,7 @@ impl Engine {
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
                 let mut g = load_group(tx, &acct, &gn)?;
-                let before = g.inline_policies.len();
-                g.inline_policies.retain(|(k, _)| *k != pn);
-                if g.inline_policies.len() == before {
-                    return Err(EngineError::NoSuchEntity(format!(
-                        "The group policy with name {pn} cannot be found."
-                    )));
-                }
+                delete_inline_policy(&mut g.inline_policies, &pn, "group")?;
                 Ok(store_group(tx, &acct, &g)?)
             })
             .await

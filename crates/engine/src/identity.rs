@@ -14,8 +14,8 @@ use coffer_meta::records::{
 use coffer_types::{AccountId, Principal};
 
 use crate::entities::{
-    account_range, check_identity_document, check_name, check_path, entity_key, load_user,
-    new_entity_id, store_user,
+    account_range, check_name, check_path, delete_inline_policy, entity_key, load_user,
+    new_entity_id, put_inline_policy, store_user,
 };
 use crate::{Engine, EngineError, now_ms};
 
@@ -451,18 +451,12 @@ impl Engine {
                 let mut u = load_user(tx, &acct, &n)?;
                 // All of a user's inline policies count together against
                 // IAM's quota; checked in the transaction that stores them.
-                let all: String = u
-                    .inline_policies
-                    .iter()
-                    .filter(|(k, _)| *k != pn)
-                    .map(|(_, d)| d.as_str())
-                    .chain([doc.as_str()])
-                    .collect();
-                check_identity_document(&doc, &all, PolicySizeLimit::UserInline)?;
-                match u.inline_policies.iter_mut().find(|(k, _)| *k == pn) {
-                    Some(entry) => entry.1.clone_from(&doc),
-                    None => u.inline_policies.push((pn.clone(), doc.clone())),
-                }
+                put_inline_policy(
+                    &mut u.inline_policies,
+                    &pn,
+                    &doc,
+                    PolicySizeLimit::UserInline,
+                )?;
                 Ok(store_user(tx, &acct, &u)?)
             })
             .await
@@ -478,13 +472,7 @@ impl Engine {
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
                 let mut u = load_user(tx, &acct, &n)?;
-                let before = u.inline_policies.len();
-                u.inline_policies.retain(|(k, _)| *k != pn);
-                if u.inline_policies.len() == before {
-                    return Err(EngineError::NoSuchEntity(format!(
-                        "The user policy with name {pn} cannot be found."
-                    )));
-                }
+                delete_inline_policy(&mut u.inline_policies, &pn, "user")?;
                 Ok(store_user(tx, &acct, &u)?)
             })
             .await
