@@ -1135,3 +1135,37 @@ def test_max_keys_zero_and_empty_delimiter(s3, bucket):
     assert "Delimiter" not in empty and [o["Key"] for o in empty["Contents"]] == ["a/b"]
     v1 = s3.list_objects(Bucket=bucket, Prefix="a/\n")
     assert v1["Prefix"] == "a/\n"
+
+
+def test_list_buckets_pages_with_max_buckets(live_server):
+    srv = live_server
+    names = [f"page-{i:02d}-{os.urandom(3).hex()}" for i in range(5)]
+    s3 = srv.client()
+    for n in names:
+        s3.create_bucket(Bucket=n)
+    try:
+        seen, token, pages = [], None, 0
+        for _ in range(20):
+            kw = {"MaxBuckets": 2, "Prefix": "page-"}
+            if token:
+                kw["ContinuationToken"] = token
+            r = s3.list_buckets(**kw)
+            assert len(r["Buckets"]) <= 2
+            pages += 1
+            seen += [b["Name"] for b in r["Buckets"]]
+            token = r.get("ContinuationToken")
+            if not token:
+                break
+        assert pages >= 3, "five buckets at two per page take three pages"
+        assert sorted(n for n in seen if n in names) == sorted(names)
+        assert len(seen) == len(set(seen))
+    finally:
+        for n in names:
+            s3.delete_bucket(Bucket=n)
+
+
+def test_tags_come_back_sorted_and_head_reports_their_count(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="t", Body=b"x", Tagging="zeta=1&alpha=2&mid=3")
+    assert [t["Key"] for t in s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"]] == ["alpha", "mid", "zeta"]
+    head = s3.head_object(Bucket=bucket, Key="t")
+    assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "3"

@@ -356,7 +356,11 @@ impl Engine {
                     checksum: p.checksum.clone(),
                 })
                 .collect(),
-            tags: upload.tags.clone(),
+            tags: {
+                let mut t = upload.tags.clone();
+                t.sort();
+                t
+            },
             upload_id: Some(upload_id.to_owned()),
         };
         let used: std::collections::HashSet<u32> = chosen.iter().map(|p| p.number).collect();

@@ -298,7 +298,7 @@ impl Engine {
             checksum: received.checksum,
             blobs: vec![received.new.piece.clone()],
             parts: Vec::new(),
-            tags: params.tags.unwrap_or_default(),
+            tags: sorted_tags(params.tags.unwrap_or_default()),
             upload_id: None,
         };
         self.commit_object(
@@ -586,7 +586,7 @@ impl Engine {
             MetadataDirective::Copy => (source.headers.clone(), source.user_metadata.clone()),
             MetadataDirective::Replace => (replacement.headers, replacement.user_metadata),
         };
-        let tags = replacement.tags.unwrap_or_else(|| source.tags.clone());
+        let tags = sorted_tags(replacement.tags.unwrap_or_else(|| source.tags.clone()));
         let record = ObjectRecord {
             version_id: "null".into(),
             size: received.digest.size,
@@ -621,6 +621,12 @@ impl Engine {
 
 /// S3's object tag rules: at most 10 tags, keys of 1-128 and values of at
 /// most 256 Unicode characters, keys unique and not in the `aws:` namespace.
+/// Tags as S3 returns them: in key order.
+fn sorted_tags(mut tags: Vec<(String, String)>) -> Vec<(String, String)> {
+    tags.sort();
+    tags
+}
+
 pub fn check_object_tags(tags: &[(String, String)]) -> Result<(), EngineError> {
     const MAX_OBJECT_TAGS: usize = 10;
     if tags.len() > MAX_OBJECT_TAGS {
@@ -684,7 +690,7 @@ impl Engine {
                     });
                 };
                 let mut rec: ObjectRecord = decode(&v)?;
-                rec.tags.clone_from(&tags);
+                rec.tags = sorted_tags(tags.clone());
                 tx.put(Table::Objects, &okey, &encode(&rec))?;
                 Ok(())
             })

@@ -13,14 +13,32 @@ pub async fn list_buckets(
 ) -> S3Result<S3Response<ListBucketsOutput>> {
     let p = principal(&req);
     let list = engine.list_buckets(&p).await.map_err(to_s3_error)?;
-    let buckets = list
-        .into_iter()
-        .filter(|b| {
-            req.input
+    // max-buckets pages the list (1-10000); the continuation token is the
+    // last name returned, and buckets come back in name order.
+    let max = match req.input.max_buckets {
+        None => usize::MAX,
+        Some(n) if (1..=10_000).contains(&n) => usize::try_from(n).unwrap_or(usize::MAX),
+        Some(_) => {
+            return Err(s3s::S3Error::with_message(
+                s3s::S3ErrorCode::InvalidArgument,
+                "max-buckets must be between 1 and 10000",
+            ));
+        }
+    };
+    let after = req.input.continuation_token.clone().unwrap_or_default();
+    let mut matching = list.into_iter().filter(|b| {
+        b.name > after
+            && req
+                .input
                 .prefix
                 .as_deref()
                 .is_none_or(|pre| b.name.starts_with(pre))
-        })
+    });
+    let page: Vec<_> = matching.by_ref().take(max).collect();
+    let more = matching.next().is_some();
+    let next = more.then(|| page.last().map(|b| b.name.clone())).flatten();
+    let buckets = page
+        .into_iter()
         .map(|b| Bucket {
             bucket_region: Some(b.region),
             creation_date: Some(ts(b.created_ms)),
@@ -29,7 +47,7 @@ pub async fn list_buckets(
         .collect();
     Ok(S3Response::new(ListBucketsOutput {
         buckets: Some(buckets),
-        continuation_token: None,
+        continuation_token: next,
         owner: match p.account.as_ref() {
             Some(a) => Some(owner(engine, &a.0).await?),
             None => None,

@@ -265,14 +265,16 @@ pub async fn head_object(
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let i = &req.input;
     let view = prepare_read(engine, read_inputs!(req)).await?;
+    let tags = view.rec.tags.len();
     // The 206 for a ranged HEAD is set by the HTTP layer (s3s always
     // answers HeadObject with 200).
-    Ok(S3Response::new(object_output!(
-        HeadObjectOutput,
-        view,
-        i.part_number,
-        {}
-    )))
+    let mut resp = S3Response::new(object_output!(HeadObjectOutput, view, i.part_number, {}));
+    // HeadObjectOutput has no field for it, but S3 sends it on HEAD too.
+    if tags > 0 {
+        resp.headers
+            .insert("x-amz-tagging-count", http::HeaderValue::from(tags));
+    }
+    Ok(resp)
 }
 
 pub async fn delete_object(
