@@ -13,13 +13,17 @@ use proptest::prelude::*;
 
 use super::*;
 
-struct Harness {
-    engine: Engine,
-    root: Principal,
+/// An engine on redb and a blob store in a temporary directory, with the
+/// first account's root principal.
+pub(crate) struct Harness {
+    pub engine: Engine,
+    pub root: Principal,
+    /// The first account's id.
+    pub account: String,
     _dir: tempfile::TempDir,
 }
 
-async fn harness() -> Harness {
+pub(crate) async fn harness() -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let meta = MetaStore::new(Arc::new(
         RedbBackend::open(&dir.path().join("meta.redb")).unwrap(),
@@ -27,9 +31,11 @@ async fn harness() -> Harness {
     let blobs = BlobStore::open(dir.path()).await.unwrap();
     let engine = Engine::open(meta, blobs, "us-east-1".into()).await.unwrap();
     let root = engine.root_principal("AKROOT");
+    let account = engine.root_account().id.clone();
     Harness {
         engine,
         root,
+        account,
         _dir: dir,
     }
 }

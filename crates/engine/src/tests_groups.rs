@@ -1,38 +1,11 @@
 //! Groups, managed policies and attachments: the rules IAM enforces and the
 //! policies a user ends up with.
 
-use std::sync::Arc;
-
-use coffer_blob::BlobStore;
-use coffer_meta::MetaStore;
-use coffer_meta_redb::RedbBackend;
 use coffer_types::{AccountId, Principal};
 
 use super::*;
 
-struct Harness {
-    engine: Engine,
-    root: Principal,
-    account: String,
-    _dir: tempfile::TempDir,
-}
-
-async fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let meta = MetaStore::new(Arc::new(
-        RedbBackend::open(&dir.path().join("meta.redb")).unwrap(),
-    ));
-    let blobs = BlobStore::open(dir.path()).await.unwrap();
-    let engine = Engine::open(meta, blobs, "us-east-1".into()).await.unwrap();
-    let root = engine.root_principal("AKROOT");
-    let account = engine.root_account().id.clone();
-    Harness {
-        engine,
-        root,
-        account,
-        _dir: dir,
-    }
-}
+use crate::tests::{Harness, harness};
 
 fn allow(action: &str, resource: &str) -> String {
     format!(

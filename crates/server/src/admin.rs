@@ -267,32 +267,14 @@ pub fn run(args: AdminArgs) -> anyhow::Result<()> {
 
 async fn account(client: &IamClient, c: AccountCommand) -> anyhow::Result<serde_json::Value> {
     Ok(match c {
-        AccountCommand::Create { name } => {
-            let xml = client
-                .call("CreateAccount", &[("AccountName", name)])
-                .await?;
-            let l = leaves(&xml);
-            serde_json::json!({
-                "AccountId": field(&l, "AccountId"),
-                "AccountName": field(&l, "AccountName"),
-                "CanonicalUserId": field(&l, "CanonicalUserId"),
-                "AccessKeyId": field(&l, "AccessKeyId"),
-                "SecretAccessKey": field(&l, "SecretAccessKey"),
-            })
-        }
-        AccountCommand::List => {
-            let xml = client.call("ListAccounts", &[]).await?;
-            let l = leaves(&xml);
-            let ids = all(&l, "AccountId");
-            let names = all(&l, "AccountName");
-            let canon = all(&l, "CanonicalUserId");
-            let accounts: Vec<_> = ids
-                .iter()
-                .zip(names.iter().zip(canon.iter()))
-                .map(|(id, (n, c))| serde_json::json!({"AccountId": id, "AccountName": n, "CanonicalUserId": c}))
-                .collect();
-            serde_json::json!({ "Accounts": accounts })
-        }
+        // The new account's id, canonical id and root keys, flat.
+        AccountCommand::Create { name } => client
+            .json("CreateAccount", &[("AccountName", name)])
+            .await?
+            .get("Account")
+            .cloned()
+            .unwrap_or_default(),
+        AccountCommand::List => client.json("ListAccounts", &[]).await?,
         AccountCommand::Delete { account_id } => {
             client
                 .call("DeleteAccount", &[("AccountId", account_id.clone())])
@@ -323,7 +305,7 @@ async fn policy(client: &IamClient, c: PolicyCommand) -> anyhow::Result<serde_js
                     &[("UserName", user), ("PolicyName", policy_name)],
                 )
                 .await?;
-            let encoded = field(&leaves(&xml), "PolicyDocument");
+            let encoded = text_of(&xml, "PolicyDocument");
             let text = percent_encoding::percent_decode_str(&encoded)
                 .decode_utf8_lossy()
                 .into_owned();
@@ -344,7 +326,7 @@ async fn policy(client: &IamClient, c: PolicyCommand) -> anyhow::Result<serde_js
             context,
         } => {
             let me = client.call("GetUser", &[]).await?;
-            let caller_arn = field(&leaves(&me), "Arn");
+            let caller_arn = text_of(&me, "Arn");
             let account = caller_arn.split(':').nth(4).unwrap_or_default().to_owned();
             let mut params: Vec<(String, String)> = vec![(
                 "PolicySourceArn".into(),
@@ -505,8 +487,11 @@ impl IamClient {
         let bytes = resp.into_body().collect().await?.to_bytes();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         if !status.is_success() {
-            let l = leaves(&text);
-            bail!("{status}: {}: {}", field(&l, "Code"), field(&l, "Message"));
+            bail!(
+                "{status}: {}: {}",
+                text_of(&text, "Code"),
+                text_of(&text, "Message")
+            );
         }
         Ok(text)
     }
@@ -594,42 +579,11 @@ fn amz_date(t: SystemTime) -> String {
     )
 }
 
-/// Every leaf element of a document as (tag, text), in order.
-fn leaves(xml: &str) -> Vec<(String, String)> {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    let mut out = Vec::new();
-    let mut current: Option<String> = None;
-    loop {
-        match reader.read_event() {
-            Ok(quick_xml::events::Event::Start(e)) => {
-                current = Some(String::from_utf8_lossy(e.name().as_ref()).into_owned());
-            }
-            Ok(quick_xml::events::Event::Text(t)) => {
-                if let Some(tag) = current.take() {
-                    let text = t.decode().map(|c| c.into_owned()).unwrap_or_default();
-                    let text = quick_xml::escape::unescape(&text)
-                        .map(|c| c.into_owned())
-                        .unwrap_or(text);
-                    out.push((tag, text));
-                }
-            }
-            Ok(quick_xml::events::Event::Eof) | Err(_) => break,
-            Ok(_) => current = None,
-        }
-    }
-    out
-}
-
-fn field(l: &[(String, String)], tag: &str) -> String {
-    l.iter()
-        .find(|(t, _)| t == tag)
-        .map(|(_, v)| v.clone())
+/// The text of the first element named `tag`, or empty.
+fn text_of(xml: &str, tag: &str) -> String {
+    parse_tree(xml)
+        .as_ref()
+        .and_then(|t| find(t, tag))
+        .map(|n| n.text.trim().to_owned())
         .unwrap_or_default()
-}
-
-fn all(l: &[(String, String)], tag: &str) -> Vec<String> {
-    l.iter()
-        .filter(|(t, _)| t == tag)
-        .map(|(_, v)| v.clone())
-        .collect()
 }

@@ -653,23 +653,3 @@ fn all_applicable_denies_are_reported() {
         .collect();
     assert_eq!(sids, ["A", "B"]);
 }
-
-#[test]
-fn legacy_authorize_keeps_root_and_anonymous_rules() {
-    use coffer_types::{AccountId, Principal};
-    let root = Principal::root(AccountId(OWNER.into()), "AK".into());
-    let none = crate::RequestContext::default();
-    assert_eq!(
-        crate::authorize(&root, "s3:ListAllMyBuckets", "*", &none),
-        Decision::Allow
-    );
-    assert_eq!(
-        crate::authorize(
-            &Principal::anonymous(),
-            "s3:GetObject",
-            "arn:aws:s3:::b/k",
-            &none
-        ),
-        Decision::ImplicitDeny
-    );
-}
