@@ -237,17 +237,22 @@ def _bucket_name(request) -> str:
 
 
 def empty_and_delete_bucket(client, name: str) -> None:
+    """Delete every upload, object version and delete marker in `name`, then the bucket."""
     try:
         for up in client.list_multipart_uploads(Bucket=name).get("Uploads", []):
             client.abort_multipart_upload(Bucket=name, Key=up["Key"], UploadId=up["UploadId"])
     except Exception:
         pass
     try:
-        paginator = client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=name):
-            objs = [{"Key": o["Key"]} for o in page.get("Contents", [])]
-            if objs:
-                client.delete_objects(Bucket=name, Delete={"Objects": objs, "Quiet": True})
+        # Each round deletes what one page lists; versioned deletes remove
+        # versions and delete markers for good.
+        for _ in range(100):
+            resp = client.list_object_versions(Bucket=name)
+            ids = [{"Key": e["Key"], "VersionId": e["VersionId"]}
+                   for e in resp.get("Versions", []) + resp.get("DeleteMarkers", [])]
+            if not ids:
+                break
+            client.delete_objects(Bucket=name, Delete={"Objects": ids, "Quiet": True})
         client.delete_bucket(Bucket=name)
     except Exception:
         pass

@@ -1,6 +1,6 @@
 //! Bucket lifecycle: create, look up, list, delete.
 
-use coffer_meta::records::{BucketRecord, PartRecord, UploadRecord, decode, encode};
+use coffer_meta::records::{BucketRecord, PartRecord, UploadRecord, Versioning, decode, encode};
 use coffer_meta::{MetaError, Table, keys};
 use coffer_types::{BucketName, Principal};
 
@@ -67,24 +67,29 @@ impl Engine {
             created_ms: now_ms(),
             region,
             policy: None,
+            versioning: None,
+            encryption: None,
         };
-        let rec = record.clone();
+        let rec = record;
         self.meta()
-            .write(move |tx| -> Result<(), EngineError> {
+            .write(move |tx| -> Result<BucketRecord, EngineError> {
                 let key = keys::bucket(&rec.name);
                 if let Some(v) = tx.get(Table::Buckets, &key)? {
                     let existing: BucketRecord = decode(&v)?;
-                    return Err(if existing.owner == rec.owner {
-                        EngineError::BucketAlreadyOwnedByYou
-                    } else {
-                        EngineError::BucketAlreadyExists
-                    });
+                    if existing.owner != rec.owner {
+                        return Err(EngineError::BucketAlreadyExists);
+                    }
+                    // S3 keeps a legacy rule in us-east-1: re-creating a
+                    // bucket you own succeeds and changes nothing else.
+                    if rec.region == "us-east-1" && existing.region == "us-east-1" {
+                        return Ok(existing);
+                    }
+                    return Err(EngineError::BucketAlreadyOwnedByYou);
                 }
                 tx.put(Table::Buckets, &key, &encode(&rec))?;
-                Ok(())
+                Ok(rec.clone())
             })
-            .await?;
-        Ok(record)
+            .await
     }
 
     /// The bucket's record, or NoSuchBucket.
@@ -132,5 +137,39 @@ impl Engine {
             .await?;
         self.delete_blobs(released).await;
         Ok(())
+    }
+}
+
+impl Engine {
+    /// PutBucketVersioning. Once configured, versioning can be suspended but
+    /// never turned off.
+    pub async fn put_bucket_versioning(
+        &self,
+        name: &str,
+        state: Versioning,
+    ) -> Result<(), EngineError> {
+        self.update_bucket(name, move |b| {
+            b.versioning = Some(state);
+            Ok(())
+        })
+        .await
+    }
+
+    /// Applies `change` to a bucket's record in one transaction.
+    pub(crate) async fn update_bucket(
+        &self,
+        name: &str,
+        change: impl Fn(&mut BucketRecord) -> Result<(), EngineError> + Send + 'static,
+    ) -> Result<(), EngineError> {
+        let name = name.to_owned();
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let key = keys::bucket(&name);
+                let mut rec = crate::versions::read_bucket(tx, &name)?;
+                change(&mut rec)?;
+                tx.put(Table::Buckets, &key, &encode(&rec))?;
+                Ok(())
+            })
+            .await
     }
 }

@@ -119,6 +119,8 @@ mod tests {
     fn obj(etag: &str, ms: i64) -> ObjectRecord {
         ObjectRecord {
             version_id: "null".into(),
+            stamp: 0,
+            delete_marker: false,
             size: 0,
             etag: etag.into(),
             last_modified_ms: ms,
@@ -126,6 +128,7 @@ mod tests {
             user_metadata: vec![],
             tags: vec![],
             upload_id: None,
+            sse: None,
             checksum: None,
             blobs: vec![],
             parts: vec![],

@@ -12,6 +12,16 @@ pub enum EngineError {
     NoSuchBucket,
     #[error("The specified key does not exist.")]
     NoSuchKey,
+    #[error("The specified version does not exist.")]
+    NoSuchVersion,
+    /// A read reached a delete marker: 404 NoSuchKey when it was the latest
+    /// version, 405 MethodNotAllowed when it was named by version id.
+    #[error("{}", if *by_version { "The specified method is not allowed against this resource." } else { "The specified key does not exist." })]
+    DeleteMarker {
+        version_id: Option<String>,
+        by_version: bool,
+        last_modified_ms: i64,
+    },
     #[error(
         "The specified upload does not exist. The upload ID may be invalid, or the upload may have been aborted or completed."
     )]

@@ -485,19 +485,10 @@ impl Engine {
         bucket: &str,
         policy: Option<String>,
     ) -> Result<(), EngineError> {
-        let b = bucket.to_owned();
-        self.meta()
-            .write(move |tx| -> Result<(), EngineError> {
-                let key = coffer_meta::keys::bucket(&b);
-                let mut rec: BucketRecord = tx
-                    .get(Table::Buckets, &key)?
-                    .map(|v| decode(&v))
-                    .transpose()?
-                    .ok_or(EngineError::NoSuchBucket)?;
-                rec.policy.clone_from(&policy);
-                tx.put(Table::Buckets, &key, &encode(&rec))?;
-                Ok(())
-            })
-            .await
+        self.update_bucket(bucket, move |rec| {
+            rec.policy.clone_from(&policy);
+            Ok(())
+        })
+        .await
     }
 }

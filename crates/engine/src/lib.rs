@@ -27,6 +27,7 @@ mod pieces;
 mod secrets;
 mod simulate;
 mod user_admin;
+mod versions;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -38,17 +39,21 @@ pub use conditions::{CopySourceConditions, EtagMatch, ReadConditions};
 pub use error::EngineError;
 pub use groups::{MAX_GROUPS_PER_USER, Page};
 pub use identity::MAX_ACCESS_KEYS_PER_USER;
-pub use list::{ListPage, ListParams, list_page};
+pub use list::{
+    ListPage, ListParams, VersionEntry, VersionListParams, VersionPage, list_page,
+    list_versions_page,
+};
 pub use managed_policies::{MAX_ATTACHED_POLICIES, MAX_POLICY_VERSIONS, PolicyScope};
 pub use multipart::{CompletedPart, PartListing, UploadListParams, UploadListing};
 pub use objects::{
     BodyStream, ByteRange, DataStream, DeclaredChecksum, MetadataDirective, PutParams, ReadPlan,
 };
+pub use versions::{Deleted, NULL_VERSION, Versioned};
 
 pub use coffer_meta::records::{
     AccessKeyRecord, AccountRecord, BucketRecord, ChecksumKind, GroupRecord, ManagedPolicyRecord,
     ObjectHeaders, ObjectPart, ObjectRecord, PartRecord, PolicyVersionRecord, StoredChecksum,
-    UploadRecord, UserRecord,
+    UploadRecord, UserRecord, Versioning,
 };
 
 pub use pieces::INLINE_MAX_SIZE;
@@ -170,3 +175,5 @@ impl Engine {
 mod tests;
 #[cfg(test)]
 mod tests_groups;
+#[cfg(test)]
+mod tests_versions;

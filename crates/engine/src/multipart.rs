@@ -13,6 +13,7 @@ use coffer_types::{
 use crate::conditions::EtagMatch;
 use crate::objects::{BodyStream, DeclaredChecksum, Received};
 use crate::pieces;
+use crate::versions::Versioned;
 use crate::{Engine, EngineError, limits, now_ms};
 
 /// One entry of CompleteMultipartUpload's part list.
@@ -72,6 +73,7 @@ impl Engine {
             checksum_algorithm: checksum.map(|c| c.0),
             checksum_kind: checksum.map(|c| c.1),
             tags,
+            sse: None,
         };
         let (b, u) = (bucket.to_owned(), upload.clone());
         self.meta()
@@ -273,14 +275,14 @@ impl Engine {
         requested: Vec<CompletedPart>,
         if_match: Option<EtagMatch>,
         if_none_match: Option<EtagMatch>,
-    ) -> Result<ObjectRecord, EngineError> {
+    ) -> Result<Versioned, EngineError> {
         let upload = match self.upload_record(bucket, key, upload_id).await {
             Ok(u) => u,
             Err(EngineError::NoSuchUpload) => {
                 // Completed already: S3 answers a repeated Complete with the
                 // object it made, as long as that object is still current.
-                return match self.get_object(bucket, key).await {
-                    Ok(rec) if rec.upload_id.as_deref() == Some(upload_id) => Ok(rec),
+                return match self.get_object_version(bucket, key, None).await {
+                    Ok(v) if v.record.upload_id.as_deref() == Some(upload_id) => Ok(v),
                     _ => Err(EngineError::NoSuchUpload),
                 };
             }
@@ -339,7 +341,9 @@ impl Engine {
             .collect::<Result<_, _>>()?;
         let checksum = multipart_checksum(&upload, &chosen);
         let record = ObjectRecord {
-            version_id: "null".into(),
+            version_id: crate::NULL_VERSION.into(),
+            stamp: 0,
+            delete_marker: false,
             size: chosen.iter().map(|p| p.size).sum(),
             etag: multipart_etag(md5s.iter()).0,
             last_modified_ms: now_ms(),
@@ -362,6 +366,7 @@ impl Engine {
                 t
             },
             upload_id: Some(upload_id.to_owned()),
+            sse: upload.sse.clone(),
         };
         let used: std::collections::HashSet<u32> = chosen.iter().map(|p| p.number).collect();
         let unused: Vec<&BlobRef> = stored

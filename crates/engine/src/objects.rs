@@ -6,15 +6,15 @@ use std::pin::Pin;
 use bytes::Bytes;
 use coffer_meta::records::{
     BlobOwner, BlobRef, BucketRecord, ChecksumKind, ObjectHeaders, ObjectRecord, StoredChecksum,
-    decode, encode,
 };
-use coffer_meta::{MetaError, Table, WriteTxn, keys};
+use coffer_meta::{MetaError, Table, WriteTxn};
 use coffer_types::{ChecksumAlgorithm, ETag, ObjectDigest, ObjectHasher, ObjectKey};
 use futures::{Stream, StreamExt, TryStreamExt};
 
 use crate::conditions::{CopySourceConditions, EtagMatch};
 use crate::multipart::Consumed;
 use crate::pieces::{self, INLINE_MAX_SIZE, NewPiece};
+use crate::versions::{self, Deleted, Versioned};
 use crate::{Engine, EngineError, limits, now_ms};
 
 /// A request body as the front end hands it over. Its errors are kept
@@ -237,6 +237,7 @@ impl Engine {
                         id: hex::encode(rand::random::<[u8; 16]>()),
                         size: data.len() as u64,
                         inline_crc32c: Some(pieces::crc32c(&data)),
+                        iv: None,
                     },
                     inline: Some(data),
                 }
@@ -248,6 +249,7 @@ impl Engine {
                         id: blob.id,
                         size: blob.size,
                         inline_crc32c: None,
+                        iv: None,
                     },
                     inline: None,
                 }
@@ -268,7 +270,7 @@ impl Engine {
         key: &str,
         params: PutParams,
         body: BodyStream,
-    ) -> Result<ObjectRecord, EngineError> {
+    ) -> Result<Versioned, EngineError> {
         let key = ObjectKey::parse(key)?;
         if let Some(tags) = &params.tags {
             check_object_tags(tags)?;
@@ -289,7 +291,9 @@ impl Engine {
             )
             .await?;
         let record = ObjectRecord {
-            version_id: "null".into(),
+            version_id: versions::NULL_VERSION.into(),
+            stamp: 0,
+            delete_marker: false,
             size: received.digest.size,
             etag: ETag::from_md5(&received.digest.md5).0,
             last_modified_ms: now_ms(),
@@ -300,6 +304,7 @@ impl Engine {
             parts: Vec::new(),
             tags: sorted_tags(params.tags.unwrap_or_default()),
             upload_id: None,
+            sse: None,
         };
         self.commit_object(
             bucket,
@@ -312,8 +317,9 @@ impl Engine {
         .await
     }
 
-    /// Commits `record` as the current version of `bucket/key`, deleting the
-    /// blobs it replaces after the commit. On failure the new blob is removed.
+    /// Commits `record` as the latest version of `bucket/key` (giving it its
+    /// version id), deleting the blobs it replaces after the commit. On
+    /// failure the new blob is removed.
     pub(crate) async fn commit_object(
         &self,
         bucket: &str,
@@ -322,7 +328,7 @@ impl Engine {
         new: Option<NewPiece>,
         if_match: Option<EtagMatch>,
         if_none_match: Option<EtagMatch>,
-    ) -> Result<ObjectRecord, EngineError> {
+    ) -> Result<Versioned, EngineError> {
         self.commit_object_consuming(
             bucket,
             key,
@@ -347,19 +353,13 @@ impl Engine {
         if_match: Option<EtagMatch>,
         if_none_match: Option<EtagMatch>,
         consumed: Vec<Consumed>,
-    ) -> Result<ObjectRecord, EngineError> {
+    ) -> Result<Versioned, EngineError> {
         let (b, k, rec) = (bucket.to_owned(), key.to_owned(), record.clone());
         let result = self
             .meta()
-            .write(move |tx| -> Result<Vec<String>, EngineError> {
-                if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() {
-                    return Err(EngineError::NoSuchBucket);
-                }
-                let okey = keys::object(&b, &k);
-                let old: Option<ObjectRecord> = tx
-                    .get(Table::Objects, &okey)?
-                    .map(|v| decode(&v))
-                    .transpose()?;
+            .write(move |tx| -> Result<(Vec<String>, Versioned), EngineError> {
+                let bucket = versions::read_bucket(tx, &b)?;
+                let old = versions::current(tx, &b, &k)?.filter(|o| !o.delete_marker);
                 // Checked again here: the object may have changed while the
                 // body streamed in.
                 check_write_conditions(old.as_ref(), if_match.as_ref(), if_none_match.as_ref())?;
@@ -371,8 +371,8 @@ impl Engine {
                     }
                     tx.delete(c.table, &c.key)?;
                 }
-                let replaced = release_blobs(tx, old.as_ref())?;
-                tx.put(Table::Objects, &okey, &encode(&rec))?;
+                let mut rec = rec.clone();
+                let replaced = versions::install(tx, &bucket, &k, &mut rec)?;
                 let owner = BlobOwner::Object {
                     bucket: b.clone(),
                     key: k.clone(),
@@ -387,13 +387,19 @@ impl Engine {
                         }
                     }
                 }
-                Ok(replaced)
+                Ok((
+                    replaced,
+                    Versioned {
+                        record: rec,
+                        versioning: bucket.versioning,
+                    },
+                ))
             })
             .await;
         match result {
-            Ok(replaced) => {
+            Ok((replaced, stored)) => {
                 self.delete_blobs(replaced).await;
-                Ok(record)
+                Ok(stored)
             }
             Err(e) => {
                 // Multipart blobs still belong to their upload; only a fresh
@@ -407,32 +413,59 @@ impl Engine {
         }
     }
 
-    /// The current record of an object, distinguishing a missing bucket from
+    /// The latest version of an object, distinguishing a missing bucket from
     /// a missing key.
     pub async fn get_object(&self, bucket: &str, key: &str) -> Result<ObjectRecord, EngineError> {
-        self.object_or_bucket(bucket, key)
-            .await?
-            .ok_or(EngineError::NoSuchKey)
+        Ok(self.get_object_version(bucket, key, None).await?.record)
     }
 
-    /// `Ok(None)` when the bucket exists but the key does not.
+    /// One version of an object: the latest, or the one named. A delete
+    /// marker is reported as [`EngineError::DeleteMarker`].
+    pub async fn get_object_version(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Versioned, EngineError> {
+        let (b, k, v) = versions::target(bucket, key, version_id)?;
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                let bucket = versions::read_bucket(tx, &b)?;
+                let found = versions::lookup(tx, &b, &k, v.as_deref())?;
+                let Some(record) = found else {
+                    return Err(if v.is_some() {
+                        EngineError::NoSuchVersion
+                    } else {
+                        EngineError::NoSuchKey
+                    });
+                };
+                if record.delete_marker {
+                    return Err(EngineError::DeleteMarker {
+                        version_id: bucket.versioning.map(|_| record.version_id),
+                        by_version: v.is_some(),
+                        last_modified_ms: record.last_modified_ms,
+                    });
+                }
+                Ok(Versioned {
+                    record,
+                    versioning: bucket.versioning,
+                })
+            })
+            .await
+    }
+
+    /// The latest version unless it is a delete marker; `Ok(None)` when the
+    /// bucket exists but the key has no live object.
     async fn object_or_bucket(
         &self,
         bucket: &str,
         key: &str,
     ) -> Result<Option<ObjectRecord>, EngineError> {
-        let (b, k) = (bucket.to_owned(), key.to_owned());
-        self.meta()
-            .read(move |tx| -> Result<_, EngineError> {
-                if let Some(v) = tx.get(Table::Objects, &keys::object(&b, &k))? {
-                    return Ok(Some(decode(&v)?));
-                }
-                if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() {
-                    return Err(EngineError::NoSuchBucket);
-                }
-                Ok(None)
-            })
-            .await
+        match self.get_object(bucket, key).await {
+            Ok(rec) => Ok(Some(rec)),
+            Err(EngineError::NoSuchKey | EngineError::DeleteMarker { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
     }
 
     /// The byte range a GET of `part_number` covers, and the number of parts.
@@ -504,33 +537,29 @@ impl Engine {
         Ok(Box::pin(futures::stream::iter([Ok(chunk)])))
     }
 
-    /// DeleteObject: idempotent; NoSuchBucket only when the bucket is gone.
+    /// DeleteObject: without a version id, removes the object or (in a
+    /// versioned bucket) puts a delete marker on it; with one, removes that
+    /// version for good. Idempotent; NoSuchBucket only when the bucket is
+    /// gone.
     pub async fn delete_object(
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<ObjectRecord>, EngineError> {
-        let (b, k) = (bucket.to_owned(), key.to_owned());
-        let (old, released) = self
+        version_id: Option<&str>,
+    ) -> Result<Deleted, EngineError> {
+        let (b, k, v) = versions::target(bucket, key, version_id)?;
+        let (deleted, released) = self
             .meta()
             .write(move |tx| -> Result<_, EngineError> {
-                if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() {
-                    return Err(EngineError::NoSuchBucket);
+                let bucket = versions::read_bucket(tx, &b)?;
+                match &v {
+                    Some(v) => versions::delete_version(tx, &b, &k, v),
+                    None => Ok(versions::delete_latest(tx, &bucket, &k)?),
                 }
-                let okey = keys::object(&b, &k);
-                let old: Option<ObjectRecord> = tx
-                    .get(Table::Objects, &okey)?
-                    .map(|v| decode(&v))
-                    .transpose()?;
-                if old.is_some() {
-                    tx.delete(Table::Objects, &okey)?;
-                }
-                let released = release_blobs(tx, old.as_ref())?;
-                Ok((old, released))
             })
             .await?;
         self.delete_blobs(released).await;
-        Ok(old)
+        Ok(deleted)
     }
 
     /// CopyObject: the destination gets a new blob with the source's bytes.
@@ -539,20 +568,23 @@ impl Engine {
         &self,
         src_bucket: &str,
         src_key: &str,
+        src_version: Option<&str>,
         dst_bucket: &str,
         dst_key: &str,
         directive: MetadataDirective,
         replacement: PutParams,
         source_conditions: &CopySourceConditions,
-    ) -> Result<(ObjectRecord, ObjectRecord), EngineError> {
+    ) -> Result<(Versioned, Versioned), EngineError> {
         let dst_key = ObjectKey::parse(dst_key)?;
         if let Some(tags) = &replacement.tags {
             check_object_tags(tags)?;
         }
-        let source = self.get_object(src_bucket, src_key).await?;
-        source_conditions.check(&source)?;
+        let source_version = self.copy_source(src_bucket, src_key, src_version).await?;
+        let source = &source_version.record;
+        source_conditions.check(source)?;
         if src_bucket == dst_bucket
             && src_key == dst_key.as_str()
+            && src_version.is_none()
             && directive == MetadataDirective::Copy
         {
             return Err(EngineError::InvalidRequest(
@@ -571,7 +603,7 @@ impl Engine {
             .algorithm()
             .or(source.checksum.as_ref().map(|c| c.algorithm));
         let data = self
-            .read_object(&source, 0..source.size)
+            .read_object(source, 0..source.size)
             .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
         let received = self
             .receive(
@@ -588,7 +620,9 @@ impl Engine {
         };
         let tags = sorted_tags(replacement.tags.unwrap_or_else(|| source.tags.clone()));
         let record = ObjectRecord {
-            version_id: "null".into(),
+            version_id: versions::NULL_VERSION.into(),
+            stamp: 0,
+            delete_marker: false,
             size: received.digest.size,
             etag: ETag::from_md5(&received.digest.md5).0,
             last_modified_ms: now_ms(),
@@ -599,6 +633,7 @@ impl Engine {
             parts: Vec::new(),
             tags,
             upload_id: None,
+            sse: None,
         };
         let record = self
             .commit_object(
@@ -610,7 +645,25 @@ impl Engine {
                 replacement.if_none_match,
             )
             .await?;
-        Ok((record, source))
+        Ok((record, source_version))
+    }
+
+    /// The version a copy reads: naming a delete marker is a bad request.
+    pub async fn copy_source(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<Versioned, EngineError> {
+        match self.get_object_version(bucket, key, version_id).await {
+            Err(EngineError::DeleteMarker {
+                by_version: true, ..
+            }) => Err(EngineError::InvalidRequest(
+                "The source of a copy request may not specifically refer to a delete marker by version id.".into(),
+            )),
+            Err(EngineError::DeleteMarker { .. }) => Err(EngineError::NoSuchKey),
+            other => other,
+        }
     }
 
     /// The bucket record, for operations that only need existence.
@@ -661,38 +714,49 @@ pub fn check_object_tags(tags: &[(String, String)]) -> Result<(), EngineError> {
 }
 
 impl Engine {
-    /// The tags of an object.
+    /// The tags of an object version (the latest by default).
     pub async fn get_object_tagging(
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Vec<(String, String)>, EngineError> {
-        Ok(self.get_object(bucket, key).await?.tags)
+        version_id: Option<&str>,
+    ) -> Result<Versioned, EngineError> {
+        self.get_object_version(bucket, key, version_id).await
     }
 
-    /// Replaces an object's tags (an empty set deletes them).
+    /// Replaces the tags of an object version (an empty set deletes them).
+    /// Returns the version as it now is.
     pub async fn put_object_tagging(
         &self,
         bucket: &str,
         key: &str,
+        version_id: Option<&str>,
         tags: Vec<(String, String)>,
-    ) -> Result<(), EngineError> {
+    ) -> Result<Versioned, EngineError> {
         check_object_tags(&tags)?;
-        let (b, k) = (bucket.to_owned(), key.to_owned());
+        let (b, k, v) = versions::target(bucket, key, version_id)?;
         self.meta()
-            .write(move |tx| -> Result<(), EngineError> {
-                let okey = keys::object(&b, &k);
-                let Some(v) = tx.get(Table::Objects, &okey)? else {
-                    return Err(if tx.get(Table::Buckets, &keys::bucket(&b))?.is_none() {
-                        EngineError::NoSuchBucket
-                    } else {
-                        EngineError::NoSuchKey
-                    });
+            .write(move |tx| -> Result<Versioned, EngineError> {
+                let bucket = versions::read_bucket(tx, &b)?;
+                let found = versions::lookup(tx, &b, &k, v.as_deref())?;
+                let mut record = match found {
+                    Some(r) if !r.delete_marker => r,
+                    Some(marker) if v.is_some() => {
+                        return Err(EngineError::DeleteMarker {
+                            version_id: v.clone(),
+                            by_version: true,
+                            last_modified_ms: marker.last_modified_ms,
+                        });
+                    }
+                    _ if v.is_some() => return Err(EngineError::NoSuchVersion),
+                    _ => return Err(EngineError::NoSuchKey),
                 };
-                let mut rec: ObjectRecord = decode(&v)?;
-                rec.tags = sorted_tags(tags.clone());
-                tx.put(Table::Objects, &okey, &encode(&rec))?;
-                Ok(())
+                record.tags = sorted_tags(tags.clone());
+                versions::update(tx, &b, &k, &record)?;
+                Ok(Versioned {
+                    record,
+                    versioning: bucket.versioning,
+                })
             })
             .await
     }

@@ -24,12 +24,16 @@ pub(crate) struct Harness {
 }
 
 pub(crate) async fn harness() -> Harness {
+    harness_in("us-east-1").await
+}
+
+pub(crate) async fn harness_in(region: &str) -> Harness {
     let dir = tempfile::tempdir().unwrap();
     let meta = MetaStore::new(Arc::new(
         RedbBackend::open(&dir.path().join("meta.redb")).unwrap(),
     ));
     let blobs = BlobStore::open(dir.path()).await.unwrap();
-    let engine = Engine::open(meta, blobs, "us-east-1".into()).await.unwrap();
+    let engine = Engine::open(meta, blobs, region.into()).await.unwrap();
     let root = engine.root_principal("AKROOT");
     let account = engine.root_account().id.clone();
     Harness {
@@ -40,7 +44,7 @@ pub(crate) async fn harness() -> Harness {
     }
 }
 
-fn body(data: &[u8]) -> BodyStream {
+pub(crate) fn body(data: &[u8]) -> BodyStream {
     let chunks: Vec<Result<Bytes, Box<dyn std::error::Error + Send + Sync>>> = data
         .chunks(7000)
         .map(|c| Ok(Bytes::copy_from_slice(c)))
@@ -49,26 +53,27 @@ fn body(data: &[u8]) -> BodyStream {
 }
 
 /// A PUT as clients send it: with its length announced.
-async fn put(h: &Harness, bucket: &str, key: &str, data: &[u8]) -> ObjectRecord {
+pub(crate) async fn put(h: &Harness, bucket: &str, key: &str, data: &[u8]) -> ObjectRecord {
     let mut p = PutParams::new(ObjectHeaders::default());
     p.expected_size = Some(data.len() as u64);
     h.engine
         .put_object(bucket, key, p, body(data))
         .await
+        .map(|v| v.record)
         .unwrap()
 }
 
 /// Data just too large to be stored inline.
-fn large(fill: u8) -> Vec<u8> {
+pub(crate) fn large(fill: u8) -> Vec<u8> {
     vec![fill; INLINE_MAX_SIZE as usize + 1]
 }
 
-async fn blob_files(h: &Harness) -> Vec<String> {
+pub(crate) async fn blob_files(h: &Harness) -> Vec<String> {
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
     h.engine.blobs().list_older_than(later).await.unwrap()
 }
 
-async fn inline_rows(h: &Harness) -> usize {
+pub(crate) async fn inline_rows(h: &Harness) -> usize {
     h.engine
         .meta()
         .read(|tx| -> Result<_, coffer_meta::MetaError> {
@@ -99,24 +104,15 @@ async fn put_get_overwrite_delete() {
     assert_eq!(get(&h, "bkt", "a/../b").await, b"hello");
     put(&h, "bkt", "a/../b", b"world!").await;
     assert_eq!(get(&h, "bkt", "a/../b").await, b"world!");
-    assert!(
-        h.engine
-            .delete_object("bkt", "a/../b")
-            .await
-            .unwrap()
-            .is_some()
-    );
+    h.engine.delete_object("bkt", "a/../b", None).await.unwrap();
     assert!(matches!(
         h.engine.get_object("bkt", "a/../b").await,
         Err(EngineError::NoSuchKey)
     ));
-    assert!(
-        h.engine
-            .delete_object("bkt", "a/../b")
-            .await
-            .unwrap()
-            .is_none(),
-        "idempotent"
+    assert_eq!(
+        h.engine.delete_object("bkt", "a/../b", None).await.unwrap(),
+        crate::Deleted::default(),
+        "idempotent, and no version information in an unversioned bucket"
     );
     assert!(matches!(
         h.engine.get_object("nope", "k").await,
@@ -133,7 +129,7 @@ async fn replaced_and_deleted_blobs_are_removed_from_disk() {
     let all = blob_files(&h).await;
     assert_eq!(all.len(), 1);
     assert!(!all.contains(&first.blobs[0].id));
-    h.engine.delete_object("bkt", "k").await.unwrap();
+    h.engine.delete_object("bkt", "k", None).await.unwrap();
     assert!(blob_files(&h).await.is_empty());
 }
 
@@ -159,8 +155,26 @@ async fn buckets_create_conflict_and_delete_rules() {
         .create_bucket(&h.root, "bkt", Some("us-east-1"))
         .await
         .unwrap();
+    put(&h, "bkt", "k", b"kept").await;
+    // us-east-1's legacy rule: re-creating your own bucket succeeds and
+    // leaves it as it was.
+    let again = h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
+    assert_eq!(
+        again.created_ms,
+        h.engine.head_bucket("bkt").await.unwrap().created_ms
+    );
+    assert_eq!(get(&h, "bkt", "k").await, b"kept");
+    let elsewhere = harness_in("eu-west-1").await;
+    elsewhere
+        .engine
+        .create_bucket(&elsewhere.root, "bkt", None)
+        .await
+        .unwrap();
     assert!(matches!(
-        h.engine.create_bucket(&h.root, "bkt", None).await,
+        elsewhere
+            .engine
+            .create_bucket(&elsewhere.root, "bkt", None)
+            .await,
         Err(EngineError::BucketAlreadyOwnedByYou)
     ));
     assert!(matches!(
@@ -178,7 +192,7 @@ async fn buckets_create_conflict_and_delete_rules() {
         h.engine.delete_bucket("bkt").await,
         Err(EngineError::BucketNotEmpty)
     ));
-    h.engine.delete_object("bkt", "k").await.unwrap();
+    h.engine.delete_object("bkt", "k", None).await.unwrap();
     h.engine.delete_bucket("bkt").await.unwrap();
     assert!(matches!(
         h.engine.delete_bucket("bkt").await,
@@ -219,7 +233,8 @@ async fn checksums_and_md5_are_verified_before_anything_is_stored() {
         .engine
         .put_object("bkt", "k", p, body(b"abc"))
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     assert_eq!(rec.checksum.unwrap().value, "NSRBwg==");
     assert!(h.engine.get_object("bkt", "k").await.is_ok());
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
@@ -348,7 +363,8 @@ async fn multipart_upload_complete_and_errors() {
             None,
         )
         .await
-        .unwrap();
+        .unwrap()
+        .record;
     let m1 = coffer_types::ETag(r1.etag.clone()).md5_bytes().unwrap();
     let m2 = coffer_types::ETag(r2.etag.clone()).md5_bytes().unwrap();
     assert_eq!(rec.etag, coffer_types::multipart_etag([&m1, &m2]).0);
@@ -441,7 +457,7 @@ async fn multipart_upload_complete_and_errors() {
             .await,
         Err(EngineError::NoSuchUpload)
     ));
-    h.engine.delete_object("bkt", "big").await.unwrap();
+    h.engine.delete_object("bkt", "big", None).await.unwrap();
     let later = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
     assert!(
         h.engine
@@ -482,7 +498,7 @@ async fn small_objects_live_inline_and_leave_nothing_behind() {
     put(&h, "bkt", "small", b"tiny").await;
     assert_eq!(inline_rows(&h).await, 1);
     assert!(blob_files(&h).await.is_empty());
-    h.engine.delete_object("bkt", "small").await.unwrap();
+    h.engine.delete_object("bkt", "small", None).await.unwrap();
     assert_eq!(inline_rows(&h).await, 0);
 }
 
@@ -597,7 +613,7 @@ async fn multipart_with_small_parts_mixes_inline_and_file_pieces() {
     let mut whole = p1.clone();
     whole.extend_from_slice(&p2);
     assert_eq!(get(&h, "bkt", "mp").await, whole);
-    h.engine.delete_object("bkt", "mp").await.unwrap();
+    h.engine.delete_object("bkt", "mp", None).await.unwrap();
     assert_eq!(inline_rows(&h).await, 0);
     assert!(blob_files(&h).await.is_empty());
 }

@@ -10,6 +10,14 @@ pub(crate) fn to_s3_error(e: EngineError) -> S3Error {
         EngineError::AccessDenied(_) => (C::AccessDenied, None),
         EngineError::NoSuchBucket => (C::NoSuchBucket, None),
         EngineError::NoSuchKey => (C::NoSuchKey, None),
+        EngineError::NoSuchVersion => (C::NoSuchVersion, None),
+        EngineError::DeleteMarker { by_version, .. } => {
+            if *by_version {
+                (C::MethodNotAllowed, None)
+            } else {
+                (C::NoSuchKey, None)
+            }
+        }
         EngineError::NoSuchUpload => (C::NoSuchUpload, None),
         EngineError::BucketAlreadyOwnedByYou => (C::BucketAlreadyOwnedByYou, None),
         EngineError::BucketAlreadyExists => (C::BucketAlreadyExists, None),
@@ -75,6 +83,29 @@ pub(crate) fn to_s3_error(e: EngineError) -> S3Error {
     let mut err = S3Error::with_message(code, message);
     if let Some(s) = status {
         err.set_status_code(s);
+    }
+    // A read that reached a delete marker says so (and which one).
+    if let EngineError::DeleteMarker {
+        version_id,
+        last_modified_ms,
+        ..
+    } = &e
+    {
+        let mut h = http::HeaderMap::new();
+        h.insert(
+            "x-amz-delete-marker",
+            http::HeaderValue::from_static("true"),
+        );
+        if let Ok(v) = http::HeaderValue::from_str(&crate::s3::http_date(*last_modified_ms)) {
+            h.insert(http::header::LAST_MODIFIED, v);
+        }
+        if let Some(v) = version_id
+            .as_deref()
+            .and_then(|v| http::HeaderValue::from_str(v).ok())
+        {
+            h.insert("x-amz-version-id", v);
+        }
+        err.set_headers(h);
     }
     err
 }

@@ -43,6 +43,27 @@ pub fn object_key_of(bucket: &str, table_key: &[u8]) -> Option<String> {
     String::from_utf8(rest.to_vec()).ok()
 }
 
+/// The first key of `bucket/key`'s noncurrent versions.
+pub fn versions_start(bucket: &str, key: &str) -> Vec<u8> {
+    let mut k = object(bucket, key);
+    k.push(0);
+    k
+}
+
+/// The exclusive end of `bucket/key`'s noncurrent versions.
+pub fn versions_end(bucket: &str, key: &str) -> Vec<u8> {
+    let mut k = object(bucket, key);
+    k.push(1);
+    k
+}
+
+/// A noncurrent version: inverted stamps list the newest first.
+pub fn version(bucket: &str, key: &str, stamp: u64) -> Vec<u8> {
+    let mut k = versions_start(bucket, key);
+    k.extend_from_slice(&(!stamp).to_be_bytes());
+    k
+}
+
 pub fn upload(bucket: &str, key: &str, upload_id: &str) -> Vec<u8> {
     let mut k = object(bucket, key);
     k.push(0);
@@ -96,6 +117,23 @@ mod tests {
         assert!(object("a", "x") >= s && object("a", "x") < e);
         assert!(object("a-b", "x") >= e);
         assert!(object("a", &"\u{10FFFF}".repeat(3)) < e);
+    }
+
+    #[test]
+    fn versions_sort_newest_first_within_their_key() {
+        let mut keys = [
+            version("b", "a", 1),
+            version("b", "a/", 9),
+            version("b", "a", 7),
+            version("b", "a", u64::MAX),
+        ];
+        keys.sort();
+        assert_eq!(keys[0], version("b", "a", u64::MAX));
+        assert_eq!(keys[1], version("b", "a", 7));
+        assert_eq!(keys[2], version("b", "a", 1));
+        let (s, e) = (versions_start("b", "a"), versions_end("b", "a"));
+        assert!(keys[..3].iter().all(|k| *k >= s && *k < e));
+        assert!(keys[3] >= e, "another key's versions are outside the range");
     }
 
     #[test]

@@ -26,8 +26,12 @@ use std::sync::Arc;
 pub enum Table {
     /// bucket name -> [`records::BucketRecord`]
     Buckets,
-    /// bucket NUL key -> [`records::ObjectRecord`] (the current version)
+    /// bucket NUL key -> [`records::ObjectRecord`]: the latest version of
+    /// every key that has any version (possibly a delete marker)
     Objects,
+    /// bucket NUL key NUL !stamp (big-endian u64) -> [`records::ObjectRecord`]:
+    /// the noncurrent versions of a key, newest first
+    Versions,
     /// bucket NUL key NUL upload id -> [`records::UploadRecord`]
     Uploads,
     /// upload id NUL part number (big-endian u32) -> [`records::PartRecord`]
@@ -56,9 +60,10 @@ pub enum Table {
 }
 
 impl Table {
-    pub const ALL: [Self; 12] = [
+    pub const ALL: [Self; 13] = [
         Self::Buckets,
         Self::Objects,
+        Self::Versions,
         Self::Uploads,
         Self::Parts,
         Self::Blobs,
@@ -75,6 +80,7 @@ impl Table {
         match self {
             Self::Buckets => "buckets",
             Self::Objects => "objects",
+            Self::Versions => "versions",
             Self::Uploads => "uploads",
             Self::Parts => "parts",
             Self::Blobs => "blobs",

@@ -42,6 +42,20 @@ pub struct BucketRecord {
     /// The bucket policy document, as the owner put it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// `None` until versioning is first configured; it can then only be
+    /// suspended, never turned off again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versioning: Option<Versioning>,
+    /// Default encryption; `None` means SSE-S3, S3's default since 2023.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encryption: Option<BucketEncryption>,
+}
+
+/// A bucket's versioning state once it has been configured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Versioning {
+    Enabled,
+    Suspended,
 }
 
 /// A reference to one contiguous piece of an object's data: a blob file, or
@@ -55,6 +69,50 @@ pub struct BlobRef {
     /// verified whenever it is read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inline_crc32c: Option<u32>,
+    /// Set when the piece is encrypted: the hex AES-CTR initial counter
+    /// block it was encrypted with.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iv: Option<String>,
+}
+
+/// How an object's data is encrypted at rest.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SseMode {
+    /// SSE-C: with a key the client sends on every request.
+    Customer,
+    /// SSE-S3: with a key the server manages.
+    S3,
+    /// SSE-KMS: with a key of the key store, named by id.
+    Kms,
+}
+
+/// The encryption of an object version or multipart upload. Its data key is
+/// never stored in the clear.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredSse {
+    pub mode: SseMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    /// SSE-C: the base64 MD5 of the customer's key, which S3 echoes back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_key_md5: Option<String>,
+    /// SSE-C: hex `salt:HMAC-SHA256(salt, key)`, to recognise the key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub customer_key_hmac: Option<String>,
+    /// SSE-S3 and SSE-KMS: the data key, sealed under the server or KMS key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_key: Option<String>,
+}
+
+/// A bucket's default encryption (PutBucketEncryption).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BucketEncryption {
+    /// `S3` or `Kms`; SSE-C cannot be a default.
+    pub mode: SseMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kms_key_id: Option<String>,
+    #[serde(default)]
+    pub bucket_key_enabled: bool,
 }
 
 impl BlobRef {
@@ -108,11 +166,18 @@ pub struct ObjectHeaders {
     pub expires_ms: Option<i64>,
 }
 
-/// One version of an object.
+/// One version of an object, or a delete marker.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ObjectRecord {
-    /// `null` until versioning is enabled on the bucket.
+    /// `null` for versions written while versioning was off or suspended.
     pub version_id: String,
+    /// Orders the versions of one key: newer versions have larger stamps.
+    /// Records written before versioning existed have 0.
+    #[serde(default)]
+    pub stamp: u64,
+    /// A delete marker has no data; it hides older versions from reads.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub delete_marker: bool,
     pub size: u64,
     /// Unquoted ETag.
     pub etag: String,
@@ -134,6 +199,8 @@ pub struct ObjectRecord {
     /// CompleteMultipartUpload succeeds as it does on S3.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upload_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<StoredSse>,
 }
 
 impl ObjectRecord {
@@ -160,6 +227,9 @@ pub struct UploadRecord {
     /// Tags the completed object will carry.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tags: Vec<(String, String)>,
+    /// The encryption every part (and the completed object) gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sse: Option<StoredSse>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -323,6 +393,8 @@ mod tests {
             created_ms: 5,
             region: "us-east-1".into(),
             policy: None,
+            versioning: None,
+            encryption: None,
         };
         let enc = encode(&b);
         assert_eq!(enc[0], RECORD_V1);

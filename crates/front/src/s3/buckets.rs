@@ -1,6 +1,6 @@
 //! Service- and bucket-level operations.
 
-use coffer_engine::Engine;
+use coffer_engine::{Engine, Versioning};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -123,11 +123,57 @@ pub async fn get_bucket_versioning(
     engine: &Engine,
     req: S3Request<GetBucketVersioningInput>,
 ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
-    engine
+    let bucket = engine
         .head_bucket(&req.input.bucket)
         .await
         .map_err(to_s3_error)?;
-    Ok(S3Response::new(GetBucketVersioningOutput::default()))
+    let status = bucket.versioning.map(|v| {
+        BucketVersioningStatus::from_static(match v {
+            Versioning::Enabled => BucketVersioningStatus::ENABLED,
+            Versioning::Suspended => BucketVersioningStatus::SUSPENDED,
+        })
+    });
+    Ok(S3Response::new(GetBucketVersioningOutput {
+        status,
+        ..Default::default()
+    }))
+}
+
+pub async fn put_bucket_versioning(
+    engine: &Engine,
+    req: S3Request<PutBucketVersioningInput>,
+) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+    let i = req.input;
+    let state = match i
+        .versioning_configuration
+        .status
+        .as_ref()
+        .map(|s| s.as_str())
+    {
+        Some(BucketVersioningStatus::ENABLED) => Versioning::Enabled,
+        Some(BucketVersioningStatus::SUSPENDED) => Versioning::Suspended,
+        _ => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::MalformedXML,
+                "The XML you provided was not well-formed or did not validate against our published schema",
+            ));
+        }
+    };
+    if i.versioning_configuration
+        .mfa_delete
+        .as_ref()
+        .is_some_and(|m| m.as_str() == MFADelete::ENABLED)
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "MFA delete is not supported",
+        ));
+    }
+    engine
+        .put_bucket_versioning(&i.bucket, state)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }
 
 fn owner_full_control(o: Owner) -> Vec<Grant> {
@@ -160,8 +206,9 @@ pub async fn get_object_acl(
     engine: &Engine,
     req: S3Request<GetObjectAclInput>,
 ) -> S3Result<S3Response<GetObjectAclOutput>> {
+    let i = &req.input;
     engine
-        .get_object(&req.input.bucket, &req.input.key)
+        .get_object_version(&i.bucket, &i.key, i.version_id.as_deref())
         .await
         .map_err(to_s3_error)?;
     let o = bucket_owner(engine, &req.input.bucket).await?;

@@ -6,7 +6,7 @@ use coffer_engine::{
     ChecksumKind, DeclaredChecksum, Engine, EtagMatch, ObjectHeaders, ObjectRecord, StoredChecksum,
 };
 use coffer_types::{ChecksumAlgorithm as Algo, Principal};
-use s3s::dto::{self, ETag, ETagCondition, Owner, Timestamp};
+use s3s::dto::{self, ETag, ETagCondition, Owner, Timestamp, TimestampFormat};
 use s3s::{S3Error, S3ErrorCode, S3Request, TrailingHeaders};
 use time::OffsetDateTime;
 
@@ -14,6 +14,14 @@ pub fn ts(ms: i64) -> Timestamp {
     let t = OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000)
         .unwrap_or(OffsetDateTime::UNIX_EPOCH);
     Timestamp::from(t)
+}
+
+/// An HTTP date, as S3 sends Last-Modified.
+pub fn http_date(ms: i64) -> String {
+    let mut buf = Vec::new();
+    // Formatting a valid timestamp into memory cannot fail.
+    let _ = ts(ms).format(TimestampFormat::HttpDate, &mut buf);
+    String::from_utf8(buf).unwrap_or_default()
 }
 
 pub fn ms_of(t: &Timestamp) -> i64 {

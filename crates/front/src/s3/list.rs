@@ -2,7 +2,7 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as TOKEN;
-use coffer_engine::{Engine, ListParams};
+use coffer_engine::{Engine, ListParams, VersionListParams};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -137,8 +137,6 @@ pub async fn list_objects_v2(
     }))
 }
 
-/// Until versioning can be enabled, every object has exactly one version,
-/// `null`, and it is the latest.
 pub async fn list_object_versions(
     engine: &Engine,
     req: S3Request<ListObjectVersionsInput>,
@@ -146,31 +144,53 @@ pub async fn list_object_versions(
     let i = req.input;
     let url = wants_url_encoding(i.encoding_type.as_ref())?;
     let max_keys = max_keys(i.max_keys)?;
+    if i.version_id_marker
+        .as_deref()
+        .is_some_and(|v| !v.is_empty())
+        && i.key_marker.as_deref().unwrap_or("").is_empty()
+    {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "A version-id marker cannot be specified without a key marker.",
+        ));
+    }
     let page = engine
-        .list_objects(
+        .list_object_versions(
             &i.bucket,
-            ListParams {
+            VersionListParams {
                 prefix: i.prefix.clone().unwrap_or_default(),
                 delimiter: i.delimiter.clone(),
-                marker: i.key_marker.clone(),
+                key_marker: i.key_marker.clone(),
+                version_id_marker: i.version_id_marker.clone(),
                 max_keys,
             },
         )
         .await
         .map_err(to_s3_error)?;
     let owner = Some(bucket_owner(engine, &i.bucket).await?);
-    let versions = page
-        .objects
-        .into_iter()
-        .map(|(k, o)| ObjectVersion {
+    let mut versions = Vec::new();
+    let mut delete_markers = Vec::new();
+    for v in page.versions {
+        let o = v.record;
+        if o.delete_marker {
+            delete_markers.push(DeleteMarkerEntry {
+                is_latest: Some(v.is_latest),
+                key: Some(maybe_encode(&v.key, url)),
+                last_modified: Some(ts(o.last_modified_ms)),
+                owner: owner.clone(),
+                version_id: Some(o.version_id),
+            });
+            continue;
+        }
+        versions.push(ObjectVersion {
             checksum_algorithm: o
                 .checksum
                 .as_ref()
                 .map(|c| vec![dto_algorithm(c.algorithm)]),
             checksum_type: o.checksum.as_ref().map(|c| checksum_type(c.kind)),
             e_tag: Some(etag(&o.etag)),
-            is_latest: Some(true),
-            key: Some(maybe_encode(&k, url)),
+            is_latest: Some(v.is_latest),
+            key: Some(maybe_encode(&v.key, url)),
             last_modified: Some(ts(o.last_modified_ms)),
             owner: owner.clone(),
             restore_status: None,
@@ -178,27 +198,23 @@ pub async fn list_object_versions(
             storage_class: Some(ObjectVersionStorageClass::from_static(
                 ObjectVersionStorageClass::STANDARD,
             )),
-            version_id: Some(o.version_id.clone()),
-        })
-        .collect();
+            version_id: Some(o.version_id),
+        });
+    }
     Ok(S3Response::new(ListObjectVersionsOutput {
         common_prefixes: Some(common_prefixes(page.common_prefixes, url)),
-        delete_markers: Some(Vec::new()),
+        delete_markers: Some(delete_markers),
         delimiter: i
             .delimiter
             .filter(|d| !d.is_empty())
             .map(|d| maybe_encode(&d, url)),
         encoding_type: i.encoding_type,
         is_truncated: Some(page.is_truncated),
-        key_marker: Some(i.key_marker.unwrap_or_default()),
+        key_marker: Some(maybe_encode(&i.key_marker.unwrap_or_default(), url)),
         max_keys: Some(i32::try_from(max_keys).unwrap_or(1000)),
         name: Some(i.bucket),
-        next_key_marker: page
-            .is_truncated
-            .then_some(page.next_marker)
-            .flatten()
-            .map(|m| maybe_encode(&m, url)),
-        next_version_id_marker: page.is_truncated.then(|| "null".to_owned()),
+        next_key_marker: page.next_key_marker.map(|m| maybe_encode(&m, url)),
+        next_version_id_marker: page.next_version_id_marker,
         prefix: Some(maybe_encode(i.prefix.as_deref().unwrap_or(""), url)),
         request_charged: None,
         version_id_marker: Some(i.version_id_marker.unwrap_or_default()),

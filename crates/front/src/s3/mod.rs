@@ -3,6 +3,7 @@
 
 mod buckets;
 mod convert;
+pub(crate) use convert::http_date;
 mod list;
 mod multipart;
 mod objects;
@@ -63,6 +64,13 @@ impl S3 for CofferS3 {
         req: S3Request<GetBucketVersioningInput>,
     ) -> S3Result<S3Response<GetBucketVersioningOutput>> {
         buckets::get_bucket_versioning(&self.engine, req).await
+    }
+
+    async fn put_bucket_versioning(
+        &self,
+        req: S3Request<PutBucketVersioningInput>,
+    ) -> S3Result<S3Response<PutBucketVersioningOutput>> {
+        buckets::put_bucket_versioning(&self.engine, req).await
     }
 
     async fn get_bucket_acl(

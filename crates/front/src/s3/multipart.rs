@@ -162,8 +162,8 @@ pub async fn upload_part_copy(
     engine: &Engine,
     req: S3Request<UploadPartCopyInput>,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-    let (src_bucket, src_key) = copy_source(&req.input.copy_source)?;
-    authorize_copy_source(engine, &req, &src_bucket, &src_key).await?;
+    let (src_bucket, src_key, src_version) = copy_source(&req.input.copy_source)?;
+    authorize_copy_source(engine, &req, &src_bucket, &src_key, src_version.as_deref()).await?;
     let i = &req.input;
     let conditions = copy_source_conditions(
         &req,
@@ -174,10 +174,12 @@ pub async fn upload_part_copy(
     );
     let i = req.input;
     let number = part_number(i.part_number)?;
-    let source = engine
-        .get_object(&src_bucket, &src_key)
+    let found = engine
+        .copy_source(&src_bucket, &src_key, src_version.as_deref())
         .await
         .map_err(to_s3_error)?;
+    let copy_source_version_id = found.version_id();
+    let source = found.record;
     conditions.check(&source).map_err(to_s3_error)?;
     let range = match &i.copy_source_range {
         Some(r) => parse_copy_range(r, source.size)?,
@@ -193,6 +195,7 @@ pub async fn upload_part_copy(
             last_modified: Some(ts(part.last_modified_ms)),
             ..Default::default()
         }),
+        copy_source_version_id,
         ..Default::default()
     }))
 }
@@ -224,7 +227,7 @@ pub async fn complete(
             })
         })
         .collect::<S3Result<Vec<_>>>()?;
-    let rec = engine
+    let stored = engine
         .complete_multipart_upload(
             &i.bucket,
             &i.key,
@@ -235,6 +238,7 @@ pub async fn complete(
         )
         .await
         .map_err(to_s3_error)?;
+    let rec = &stored.record;
     let c = checksum_fields(rec.checksum.as_ref());
     Ok(S3Response::new(CompleteMultipartUploadOutput {
         bucket: Some(i.bucket.clone()),
@@ -247,6 +251,7 @@ pub async fn complete(
         checksum_sha1: c.sha1,
         checksum_sha256: c.sha256,
         checksum_type: c.kind,
+        version_id: stored.written_version_id(),
         ..Default::default()
     }))
 }

@@ -56,10 +56,11 @@ pub async fn put_object(
         if_none_match,
         tags,
     };
-    let rec = engine
+    let stored = engine
         .put_object(&input.bucket, &input.key, params, body_of(input.body))
         .await
         .map_err(to_s3_error)?;
+    let rec = &stored.record;
     let c = checksum_fields(rec.checksum.as_ref());
     Ok(S3Response::new(PutObjectOutput {
         e_tag: Some(etag(&rec.etag)),
@@ -70,6 +71,7 @@ pub async fn put_object(
         checksum_sha256: c.sha256,
         checksum_type: c.kind,
         size: Some(i64::try_from(rec.size).unwrap_or(i64::MAX)),
+        version_id: stored.written_version_id(),
         ..Default::default()
     }))
 }
@@ -127,6 +129,7 @@ fn checksum_mode_enabled(m: Option<&ChecksumMode>) -> bool {
 /// the checksums it reports.
 struct ReadView {
     rec: ObjectRecord,
+    version_id: Option<String>,
     range: std::ops::Range<u64>,
     partial: bool,
     checksums: ChecksumFields,
@@ -136,6 +139,7 @@ struct ReadView {
 struct ReadInputs<'a> {
     bucket: &'a str,
     key: &'a str,
+    version_id: Option<&'a str>,
     conditions: ReadConditions,
     range: Option<Range>,
     part_number: Option<i32>,
@@ -143,10 +147,12 @@ struct ReadInputs<'a> {
 }
 
 async fn prepare_read(engine: &Engine, i: ReadInputs<'_>) -> S3Result<ReadView> {
-    let rec = engine
-        .get_object(i.bucket, i.key)
+    let found = engine
+        .get_object_version(i.bucket, i.key, i.version_id)
         .await
         .map_err(to_s3_error)?;
+    let version_id = found.version_id();
+    let rec = found.record;
     i.conditions.check(&rec).map_err(|e| {
         let not_modified = matches!(e, coffer_engine::EngineError::NotModified);
         let mut err = to_s3_error(e);
@@ -178,6 +184,7 @@ async fn prepare_read(engine: &Engine, i: ReadInputs<'_>) -> S3Result<ReadView> 
     };
     Ok(ReadView {
         rec,
+        version_id,
         range,
         partial,
         checksums,
@@ -191,6 +198,7 @@ macro_rules! read_inputs {
         ReadInputs {
             bucket: &i.bucket,
             key: &i.key,
+            version_id: i.version_id.as_deref(),
             conditions: read_conditions(
                 &$req,
                 i.if_match.as_ref(),
@@ -231,6 +239,7 @@ macro_rules! object_output {
             expires: h.expires_ms.map(ts),
             last_modified: Some(ts(v.rec.last_modified_ms)),
             metadata: metadata_map(&v.rec.user_metadata),
+            version_id: v.version_id.clone(),
             parts_count: (!v.rec.parts.is_empty() && $part_number.is_some())
                 .then(|| i32::try_from(v.rec.parts.len()).unwrap_or(i32::MAX)),
             $($extra)*
@@ -281,12 +290,17 @@ pub async fn delete_object(
     engine: &Engine,
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
-    engine
-        .delete_object(&req.input.bucket, &req.input.key)
+    let i = &req.input;
+    let deleted = engine
+        .delete_object(&i.bucket, &i.key, i.version_id.as_deref())
         .await
         .map_err(to_s3_error)?;
     Ok(S3Response::with_status(
-        DeleteObjectOutput::default(),
+        DeleteObjectOutput {
+            delete_marker: deleted.delete_marker.then_some(true),
+            version_id: deleted.version_id,
+            ..Default::default()
+        },
         http::StatusCode::NO_CONTENT,
     ))
 }
@@ -321,19 +335,24 @@ pub async fn delete_objects(
             conditions: &conditions,
         };
         let result = match engine.authorize(&p, access).await {
-            Ok(()) => engine
-                .delete_object(&input.bucket, &o.key)
-                .await
-                .map(|_| ()),
+            Ok(()) => {
+                engine
+                    .delete_object(&input.bucket, &o.key, o.version_id.as_deref())
+                    .await
+            }
             Err(e) => Err(e),
         };
         match result {
-            Ok(()) => {
+            Ok(d) => {
                 if !quiet {
                     deleted.push(DeletedObject {
                         key: Some(o.key),
+                        delete_marker: d.delete_marker.then_some(true),
+                        delete_marker_version_id: d
+                            .delete_marker
+                            .then(|| d.version_id.clone())
+                            .flatten(),
                         version_id: o.version_id,
-                        ..Default::default()
                     });
                 }
             }
@@ -355,21 +374,18 @@ pub async fn delete_objects(
     }))
 }
 
-pub(super) fn copy_source(c: &CopySource) -> S3Result<(String, String)> {
+/// The bucket, key and version a copy reads from.
+pub(super) fn copy_source(c: &CopySource) -> S3Result<(String, String, Option<String>)> {
     match c {
         CopySource::Bucket {
             bucket,
             key,
             version_id,
-        } => {
-            if version_id.as_deref().is_some_and(|v| v != "null") {
-                return Err(S3Error::with_message(
-                    S3ErrorCode::NoSuchVersion,
-                    "The specified version does not exist.",
-                ));
-            }
-            Ok((bucket.to_string(), key.to_string()))
-        }
+        } => Ok((
+            bucket.to_string(),
+            key.to_string(),
+            version_id.as_deref().map(str::to_owned),
+        )),
         CopySource::AccessPoint { .. } | CopySource::Outpost { .. } => Err(S3Error::with_message(
             S3ErrorCode::NotImplemented,
             "Access points are not supported",
@@ -400,13 +416,14 @@ pub(super) async fn authorize_copy_source<T>(
     req: &S3Request<T>,
     bucket: &str,
     key: &str,
+    version_id: Option<&str>,
 ) -> S3Result<()> {
     let conditions = request_conditions(req);
     let access = AccessRequest {
         operation: "GetObject",
         bucket: Some(bucket),
         key: Some(key),
-        has_version_id: false,
+        has_version_id: version_id.is_some(),
         conditions: &conditions,
     };
     engine
@@ -419,8 +436,8 @@ pub async fn copy_object(
     engine: &Engine,
     req: S3Request<CopyObjectInput>,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
-    let (src_bucket, src_key) = copy_source(&req.input.copy_source)?;
-    authorize_copy_source(engine, &req, &src_bucket, &src_key).await?;
+    let (src_bucket, src_key, src_version) = copy_source(&req.input.copy_source)?;
+    authorize_copy_source(engine, &req, &src_bucket, &src_key, src_version.as_deref()).await?;
     let i = &req.input;
     let conditions = copy_source_conditions(
         &req,
@@ -474,10 +491,11 @@ pub async fn copy_object(
     if let Some(a) = &input.checksum_algorithm {
         params.checksum = coffer_engine::DeclaredChecksum::Algorithm(algorithm_of(a)?);
     }
-    let (rec, _source) = engine
+    let (stored, source) = engine
         .copy_object(
             &src_bucket,
             &src_key,
+            src_version.as_deref(),
             &input.bucket,
             &input.key,
             directive,
@@ -486,6 +504,7 @@ pub async fn copy_object(
         )
         .await
         .map_err(to_s3_error)?;
+    let rec = &stored.record;
     let c = checksum_fields(rec.checksum.as_ref());
     Ok(S3Response::new(CopyObjectOutput {
         copy_object_result: Some(CopyObjectResult {
@@ -498,6 +517,8 @@ pub async fn copy_object(
             e_tag: Some(etag(&rec.etag)),
             last_modified: Some(ts(rec.last_modified_ms)),
         }),
+        copy_source_version_id: source.version_id(),
+        version_id: stored.written_version_id(),
         ..Default::default()
     }))
 }
@@ -506,13 +527,14 @@ pub async fn get_object_tagging(
     engine: &Engine,
     req: S3Request<GetObjectTaggingInput>,
 ) -> S3Result<S3Response<GetObjectTaggingOutput>> {
-    let tags = engine
-        .get_object_tagging(&req.input.bucket, &req.input.key)
+    let i = &req.input;
+    let v = engine
+        .get_object_tagging(&i.bucket, &i.key, i.version_id.as_deref())
         .await
         .map_err(to_s3_error)?;
     Ok(S3Response::new(GetObjectTaggingOutput {
-        tag_set: tag_set(&tags),
-        version_id: None,
+        tag_set: tag_set(&v.record.tags),
+        version_id: v.version_id(),
     }))
 }
 
@@ -527,23 +549,28 @@ pub async fn put_object_tagging(
         .into_iter()
         .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
         .collect();
-    engine
-        .put_object_tagging(&i.bucket, &i.key, tags)
+    let v = engine
+        .put_object_tagging(&i.bucket, &i.key, i.version_id.as_deref(), tags)
         .await
         .map_err(to_s3_error)?;
-    Ok(S3Response::new(PutObjectTaggingOutput { version_id: None }))
+    Ok(S3Response::new(PutObjectTaggingOutput {
+        version_id: v.version_id(),
+    }))
 }
 
 pub async fn delete_object_tagging(
     engine: &Engine,
     req: S3Request<DeleteObjectTaggingInput>,
 ) -> S3Result<S3Response<DeleteObjectTaggingOutput>> {
-    engine
-        .put_object_tagging(&req.input.bucket, &req.input.key, Vec::new())
+    let i = &req.input;
+    let v = engine
+        .put_object_tagging(&i.bucket, &i.key, i.version_id.as_deref(), Vec::new())
         .await
         .map_err(to_s3_error)?;
     Ok(S3Response::with_status(
-        DeleteObjectTaggingOutput { version_id: None },
+        DeleteObjectTaggingOutput {
+            version_id: v.version_id(),
+        },
         http::StatusCode::NO_CONTENT,
     ))
 }
