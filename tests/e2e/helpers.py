@@ -246,3 +246,31 @@ def put_streaming_signed(server, bucket: str, key: str, data: bytes,
     assert len(body) == framed_len()
     del headers["Host"]
     return send(server.endpoint, "PUT", path, headers, bytes(body))
+
+
+# ---------------------------------------------------------------- boto3 results
+def err_of(e) -> tuple[str, int]:
+    """(error code, HTTP status) of a botocore ClientError."""
+    return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def err(excinfo) -> tuple[str, int]:
+    """err_of for a pytest.raises ExceptionInfo."""
+    return err_of(excinfo.value)
+
+
+def status(resp) -> int:
+    return resp["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def endpoints(server, expected: int = 2) -> list[str]:
+    """Every listening line; the server prints them together, but the reader
+    may have seen only the first when start() returned."""
+    import re
+    import time
+    deadline = time.monotonic() + 10
+    while True:
+        found = re.findall(r"listening on (https?://[0-9.:]+)", server.stdout_text())
+        if len(found) >= expected or time.monotonic() > deadline:
+            return found
+        time.sleep(0.05)

@@ -19,16 +19,13 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 import helpers as h
+from helpers import err, err_of, status, endpoints
 
 MiB = 1024 * 1024
 
 
-def err_of(e: ClientError) -> tuple[str, int]:
-    return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def err(excinfo) -> tuple[str, int]:
-    return err_of(excinfo.value)
 
 
 def body_of(s3, bucket, key, **kw) -> bytes:
@@ -1171,3 +1168,16 @@ def test_tags_come_back_sorted_and_head_reports_their_count(s3, bucket):
     assert [t["Key"] for t in s3.get_object_tagging(Bucket=bucket, Key="t")["TagSet"]] == ["alpha", "mid", "zeta"]
     head = s3.head_object(Bucket=bucket, Key="t")
     assert head["ResponseMetadata"]["HTTPHeaders"]["x-amz-tagging-count"] == "3"
+
+
+def test_empty_uploads_do_not_stall_the_next_upload_on_their_connection(live_server, bucket):
+    # botocore sends `Expect: 100-continue` with every upload; after an early
+    # final response (an empty body needs no 100 Continue) it misreads the
+    # next response on that connection and waits for its read timeout. The
+    # server closes such connections (http_server.rs). One pooled connection
+    # and no retries turn a stall into a failure here.
+    c = live_server.client(max_pool_connections=1, read_timeout=5,
+                           retries={"total_max_attempts": 1})
+    for i in range(6):
+        c.put_object(Bucket=bucket, Key=f"k{i}", Body=b"" if i % 2 == 0 else b"hello")
+    assert c.get_object(Bucket=bucket, Key="k5")["Body"].read() == b"hello"

@@ -11,6 +11,8 @@ import time
 
 import boto3
 import pytest
+
+from helpers import err, err_of, status, endpoints
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -35,15 +37,6 @@ def https_client(endpoint, server, cert_path, **kw):
                         config=Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1}))
 
 
-def endpoints(server, expected=2):
-    """Every listening line; the server prints them together, but the reader
-    may have seen only the first when start() returned."""
-    deadline = time.monotonic() + 10
-    while True:
-        found = re.findall(r"listening on (https?://[0-9.:]+)", server.stdout_text())
-        if len(found) >= expected or time.monotonic() > deadline:
-            return found
-        time.sleep(0.05)
 
 
 def test_https_only_server_serves_boto3_and_refuses_plain_http(server_factory, cert):

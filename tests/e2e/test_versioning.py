@@ -34,21 +34,16 @@ import pytest
 from botocore.exceptions import ClientError
 
 import helpers as h
+from helpers import err, err_of, status, endpoints
 
 MiB = 1024 * 1024
 
 
 # ---------------------------------------------------------------- helpers
-def err_of(e: ClientError) -> tuple[str, int]:
-    return e.response["Error"]["Code"], e.response["ResponseMetadata"]["HTTPStatusCode"]
 
 
-def err(excinfo) -> tuple[str, int]:
-    return err_of(excinfo.value)
 
 
-def status(resp) -> int:
-    return resp["ResponseMetadata"]["HTTPStatusCode"]
 
 
 def headers(resp) -> dict[str, str]:

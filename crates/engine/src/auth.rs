@@ -206,6 +206,7 @@ impl Engine {
                 id: "bucket-policy",
                 policy,
             }),
+            acl: None,
         });
         match eval.decision {
             coffer_iam::Decision::Allow => Ok(()),

@@ -1,6 +1,8 @@
 //! Bucket lifecycle: create, look up, list, delete.
 
-use coffer_meta::records::{BucketRecord, PartRecord, UploadRecord, Versioning, decode, encode};
+use coffer_meta::records::{
+    BucketEncryption, BucketRecord, PartRecord, SseMode, UploadRecord, Versioning, decode, encode,
+};
 use coffer_meta::{MetaError, Table, keys};
 use coffer_types::{BucketName, Principal};
 
@@ -69,6 +71,9 @@ impl Engine {
             policy: None,
             versioning: None,
             encryption: None,
+            acl: None,
+            ownership: None,
+            public_access_block: None,
         };
         let rec = record;
         self.meta()
@@ -150,6 +155,37 @@ impl Engine {
     ) -> Result<(), EngineError> {
         self.update_bucket(name, move |b| {
             b.versioning = Some(state);
+            Ok(())
+        })
+        .await
+    }
+
+    /// PutBucketEncryption (`Some`) or DeleteBucketEncryption (`None`, back
+    /// to the SSE-S3 default).
+    pub async fn set_bucket_encryption(
+        &self,
+        name: &str,
+        encryption: Option<BucketEncryption>,
+    ) -> Result<(), EngineError> {
+        if let Some(e) = &encryption {
+            match e.mode {
+                SseMode::Customer => {
+                    return Err(EngineError::InvalidArgument(
+                        "SSE-C cannot be a bucket's default encryption".into(),
+                    ));
+                }
+                // Refuse a key the key store does not have now rather than
+                // failing every later PUT.
+                SseMode::Kms => {
+                    self.keyring().new_key(&crate::SseRequest::Kms {
+                        key_id: e.kms_key_id.clone(),
+                    })?;
+                }
+                SseMode::S3 => {}
+            }
+        }
+        self.update_bucket(name, move |b| {
+            b.encryption.clone_from(&encryption);
             Ok(())
         })
         .await

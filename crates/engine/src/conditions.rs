@@ -129,6 +129,8 @@ mod tests {
             tags: vec![],
             upload_id: None,
             sse: None,
+            owner: None,
+            acl: None,
             checksum: None,
             blobs: vec![],
             parts: vec![],

@@ -26,6 +26,7 @@ mod objects;
 mod pieces;
 mod secrets;
 mod simulate;
+mod sse;
 mod user_admin;
 mod versions;
 
@@ -44,21 +45,22 @@ pub use list::{
     list_versions_page,
 };
 pub use managed_policies::{MAX_ATTACHED_POLICIES, MAX_POLICY_VERSIONS, PolicyScope};
-pub use multipart::{CompletedPart, PartListing, UploadListParams, UploadListing};
+pub use multipart::{CompletedPart, CopyKeys, PartListing, UploadListParams, UploadListing};
 pub use objects::{
     BodyStream, ByteRange, DataStream, DeclaredChecksum, MetadataDirective, PutParams, ReadPlan,
 };
 pub use versions::{Deleted, NULL_VERSION, Versioned};
 
 pub use coffer_meta::records::{
-    AccessKeyRecord, AccountRecord, BucketRecord, ChecksumKind, GroupRecord, ManagedPolicyRecord,
-    ObjectHeaders, ObjectPart, ObjectRecord, PartRecord, PolicyVersionRecord, StoredChecksum,
-    UploadRecord, UserRecord, Versioning,
+    AccessKeyRecord, AccountRecord, BucketEncryption, BucketRecord, ChecksumKind, GroupRecord,
+    ManagedPolicyRecord, ObjectHeaders, ObjectPart, ObjectRecord, PartRecord, PolicyVersionRecord,
+    SseMode, StoredChecksum, StoredSse, UploadRecord, UserRecord, Versioning,
 };
 
 pub use pieces::INLINE_MAX_SIZE;
 pub use secrets::MasterKey;
 pub use simulate::{MatchedPolicyStatement, SimulationResult};
+pub use sse::{CustomerKey, DEFAULT_KMS_KEY, DataKey, SseRequest};
 
 /// AWS limits, named where they are enforced.
 pub mod limits {
@@ -84,7 +86,18 @@ struct Inner {
     region: String,
     root: AccountRecord,
     master_key: Option<MasterKey>,
+    keyring: sse::Keyring,
     last_used: user_admin::LastUsed,
+}
+
+/// How the engine is set up.
+#[derive(Debug, Clone, Default)]
+pub struct EngineOptions {
+    pub region: String,
+    /// Seals stored secrets and the server's encryption keys.
+    pub master_key: Option<MasterKey>,
+    /// The key ids of the local KMS key store (`aws/s3` always exists).
+    pub kms_key_ids: Vec<String>,
 }
 
 pub fn now_ms() -> i64 {
@@ -112,15 +125,32 @@ impl Engine {
         region: String,
         master_key: Option<MasterKey>,
     ) -> Result<Self, EngineError> {
+        let options = EngineOptions {
+            region,
+            master_key,
+            kms_key_ids: Vec::new(),
+        };
+        Self::open_with(meta, blobs, options).await
+    }
+
+    /// Opens the engine with every option.
+    pub async fn open_with(
+        meta: MetaStore,
+        blobs: BlobStore,
+        options: EngineOptions,
+    ) -> Result<Self, EngineError> {
         let started = SystemTime::now();
         let root = auth::ensure_root_account(&meta).await?;
+        let keyring =
+            sse::Keyring::load(&meta, options.master_key.as_ref(), &options.kms_key_ids).await?;
         let engine = Self {
             inner: Arc::new(Inner {
                 meta,
                 blobs,
-                region,
+                region: options.region,
                 root,
-                master_key,
+                master_key: options.master_key,
+                keyring,
                 last_used: user_admin::LastUsed::default(),
             }),
         };
@@ -150,6 +180,10 @@ impl Engine {
 
     fn master_key(&self) -> Option<&MasterKey> {
         self.inner.master_key.as_ref()
+    }
+
+    fn keyring(&self) -> &sse::Keyring {
+        &self.inner.keyring
     }
 
     fn meta(&self) -> &MetaStore {

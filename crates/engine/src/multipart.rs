@@ -13,6 +13,7 @@ use coffer_types::{
 use crate::conditions::EtagMatch;
 use crate::objects::{BodyStream, DeclaredChecksum, Received};
 use crate::pieces;
+use crate::sse::{CustomerKey, SseRequest};
 use crate::versions::Versioned;
 use crate::{Engine, EngineError, limits, now_ms};
 
@@ -42,6 +43,14 @@ pub struct UploadListParams {
     pub max_uploads: usize,
 }
 
+/// The SSE-C keys an UploadPartCopy carries: the source's
+/// (`x-amz-copy-source-server-side-encryption-customer-*`) and the upload's.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CopyKeys<'a> {
+    pub source: Option<&'a CustomerKey>,
+    pub destination: Option<&'a CustomerKey>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct UploadListing {
     pub uploads: Vec<UploadRecord>,
@@ -61,9 +70,13 @@ impl Engine {
         user_metadata: Vec<(String, String)>,
         checksum: Option<(ChecksumAlgorithm, ChecksumKind)>,
         tags: Vec<(String, String)>,
+        sse: Option<SseRequest>,
     ) -> Result<UploadRecord, EngineError> {
         let key = ObjectKey::parse(key)?;
         crate::objects::check_object_tags(&tags)?;
+        // Every part is encrypted with the upload's data key; the completed
+        // object keeps it.
+        let (sse, _) = self.new_data_key(&self.head_bucket(bucket).await?, sse.as_ref())?;
         let upload = UploadRecord {
             upload_id: hex::encode(rand::random::<[u8; 24]>()),
             key: key.as_str().to_owned(),
@@ -73,7 +86,9 @@ impl Engine {
             checksum_algorithm: checksum.map(|c| c.0),
             checksum_kind: checksum.map(|c| c.1),
             tags,
-            sse: None,
+            sse: Some(sse),
+            owner: None,
+            acl: None,
         };
         let (b, u) = (bucket.to_owned(), upload.clone());
         self.meta()
@@ -126,6 +141,7 @@ impl Engine {
         expected_size: Option<u64>,
         content_md5: Option<&str>,
         checksum: DeclaredChecksum,
+        customer_key: Option<&CustomerKey>,
     ) -> Result<PartRecord, EngineError> {
         if !(1..=limits::MAX_PART_NUMBER).contains(&part_number) {
             return Err(EngineError::InvalidArgument(
@@ -133,6 +149,7 @@ impl Engine {
             ));
         }
         let upload = self.upload_record(bucket, key, upload_id).await?;
+        let data_key = self.data_key(upload.sse.as_ref(), customer_key)?;
         let checksum = match (checksum, upload.checksum_algorithm) {
             (DeclaredChecksum::None, Some(a)) => DeclaredChecksum::Algorithm(a),
             (c, _) => c,
@@ -144,6 +161,7 @@ impl Engine {
                 content_md5,
                 checksum,
                 limits::MAX_PUT_SIZE,
+                data_key.as_ref(),
             )
             .await?;
         self.commit_part(bucket, key, upload_id, part_number, received)
@@ -160,6 +178,7 @@ impl Engine {
         part_number: u32,
         source: &ObjectRecord,
         range: std::ops::Range<u64>,
+        keys: CopyKeys<'_>,
     ) -> Result<PartRecord, EngineError> {
         if !(1..=limits::MAX_PART_NUMBER).contains(&part_number) {
             return Err(EngineError::InvalidArgument(
@@ -167,10 +186,13 @@ impl Engine {
             ));
         }
         let upload = self.upload_record(bucket, key, upload_id).await?;
+        let source_key = self.data_key(source.sse.as_ref(), keys.source)?;
+        let data_key = self.data_key(upload.sse.as_ref(), keys.destination)?;
         let len = range.end - range.start;
-        let data = futures::TryStreamExt::map_err(self.read_object(source, range), |e| {
-            Box::new(e) as Box<dyn std::error::Error + Send + Sync>
-        });
+        let data = futures::TryStreamExt::map_err(
+            self.read_object(source, range, source_key.as_ref()),
+            |e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>,
+        );
         let received = self
             .receive(
                 Box::pin(data),
@@ -180,6 +202,7 @@ impl Engine {
                     .checksum_algorithm
                     .map_or(DeclaredChecksum::None, DeclaredChecksum::Algorithm),
                 limits::MAX_PUT_SIZE,
+                data_key.as_ref(),
             )
             .await?;
         self.commit_part(bucket, key, upload_id, part_number, received)
@@ -367,6 +390,8 @@ impl Engine {
             },
             upload_id: Some(upload_id.to_owned()),
             sse: upload.sse.clone(),
+            owner: upload.owner.clone(),
+            acl: upload.acl.clone(),
         };
         let used: std::collections::HashSet<u32> = chosen.iter().map(|p| p.number).collect();
         let unused: Vec<&BlobRef> = stored

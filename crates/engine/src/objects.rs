@@ -5,7 +5,8 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use coffer_meta::records::{
-    BlobOwner, BlobRef, BucketRecord, ChecksumKind, ObjectHeaders, ObjectRecord, StoredChecksum,
+    BlobOwner, BlobRef, BucketRecord, ChecksumKind, ObjectHeaders, ObjectRecord, SseMode,
+    StoredChecksum, StoredSse,
 };
 use coffer_meta::{MetaError, Table, WriteTxn};
 use coffer_types::{ChecksumAlgorithm, ETag, ObjectDigest, ObjectHasher, ObjectKey};
@@ -14,6 +15,7 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use crate::conditions::{CopySourceConditions, EtagMatch};
 use crate::multipart::Consumed;
 use crate::pieces::{self, INLINE_MAX_SIZE, NewPiece};
+use crate::sse::{self, CustomerKey, DataKey, PieceEncryptor, SseRequest};
 use crate::versions::{self, Deleted, Versioned};
 use crate::{Engine, EngineError, limits, now_ms};
 
@@ -65,6 +67,8 @@ pub struct PutParams {
     /// Tags to set (`x-amz-tagging`). For CopyObject, `None` keeps the
     /// source's tags (TaggingDirective COPY).
     pub tags: Option<Vec<(String, String)>>,
+    /// The encryption asked for; `None` takes the bucket's default.
+    pub sse: Option<SseRequest>,
 }
 
 impl PutParams {
@@ -78,6 +82,7 @@ impl PutParams {
             if_match: None,
             if_none_match: None,
             tags: None,
+            sse: None,
         }
     }
 }
@@ -160,6 +165,7 @@ impl Engine {
         content_md5: Option<&str>,
         declared: DeclaredChecksum,
         max_size: u64,
+        key: Option<&DataKey>,
     ) -> Result<Received, EngineError> {
         let content_md5 = content_md5
             .map(|m| decode_md5(m).ok_or(EngineError::InvalidDigest))
@@ -175,10 +181,15 @@ impl Engine {
             }
             _ => Sink::File(Box::new(self.blobs().create().await?)),
         };
+        let mut encryptor = key.map(PieceEncryptor::new);
         let mut received = 0u64;
         while let Some(chunk) = body.next().await {
             let chunk = chunk.map_err(body_error)?;
             hasher.update(&chunk);
+            let chunk = match &mut encryptor {
+                Some(e) => e.encrypt(&chunk),
+                None => chunk,
+            };
             received += chunk.len() as u64;
             if received > max_size {
                 return Err(EngineError::EntityTooLarge);
@@ -237,7 +248,7 @@ impl Engine {
                         id: hex::encode(rand::random::<[u8; 16]>()),
                         size: data.len() as u64,
                         inline_crc32c: Some(pieces::crc32c(&data)),
-                        iv: None,
+                        iv: encryptor.as_ref().map(PieceEncryptor::iv_hex),
                     },
                     inline: Some(data),
                 }
@@ -249,7 +260,7 @@ impl Engine {
                         id: blob.id,
                         size: blob.size,
                         inline_crc32c: None,
-                        iv: None,
+                        iv: encryptor.as_ref().map(PieceEncryptor::iv_hex),
                     },
                     inline: None,
                 }
@@ -275,12 +286,13 @@ impl Engine {
         if let Some(tags) = &params.tags {
             check_object_tags(tags)?;
         }
-        let existing = self.object_or_bucket(bucket, key.as_str()).await?;
+        let (bucket_rec, existing) = self.write_target(bucket, key.as_str()).await?;
         check_write_conditions(
             existing.as_ref(),
             params.if_match.as_ref(),
             params.if_none_match.as_ref(),
         )?;
+        let (sse, data_key) = self.new_data_key(&bucket_rec, params.sse.as_ref())?;
         let received = self
             .receive(
                 body,
@@ -288,6 +300,7 @@ impl Engine {
                 params.content_md5.as_deref(),
                 params.checksum,
                 limits::MAX_PUT_SIZE,
+                Some(&data_key),
             )
             .await?;
         let record = ObjectRecord {
@@ -304,7 +317,9 @@ impl Engine {
             parts: Vec::new(),
             tags: sorted_tags(params.tags.unwrap_or_default()),
             upload_id: None,
-            sse: None,
+            sse: Some(sse),
+            owner: None,
+            acl: None,
         };
         self.commit_object(
             bucket,
@@ -454,18 +469,54 @@ impl Engine {
             .await
     }
 
-    /// The latest version unless it is a delete marker; `Ok(None)` when the
-    /// bucket exists but the key has no live object.
-    async fn object_or_bucket(
+    /// The bucket a write goes to and the key's live object (not a delete
+    /// marker), read together.
+    async fn write_target(
         &self,
         bucket: &str,
         key: &str,
-    ) -> Result<Option<ObjectRecord>, EngineError> {
-        match self.get_object(bucket, key).await {
-            Ok(rec) => Ok(Some(rec)),
-            Err(EngineError::NoSuchKey | EngineError::DeleteMarker { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
+    ) -> Result<(BucketRecord, Option<ObjectRecord>), EngineError> {
+        let (b, k) = (bucket.to_owned(), key.to_owned());
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                let bucket = versions::read_bucket(tx, &b)?;
+                let live = versions::current(tx, &b, &k)?.filter(|o| !o.delete_marker);
+                Ok((bucket, live))
+            })
+            .await
+    }
+
+    /// A fresh data key for a write into `bucket`: as the request asks, or
+    /// by the bucket's default encryption.
+    pub(crate) fn new_data_key(
+        &self,
+        bucket: &BucketRecord,
+        requested: Option<&SseRequest>,
+    ) -> Result<(StoredSse, DataKey), EngineError> {
+        let default;
+        let req = match requested {
+            Some(r) => r,
+            None => {
+                default = match &bucket.encryption {
+                    Some(e) if e.mode == SseMode::Kms => SseRequest::Kms {
+                        key_id: e.kms_key_id.clone(),
+                    },
+                    _ => SseRequest::S3,
+                };
+                &default
+            }
+        };
+        self.keyring().new_key(req)
+    }
+
+    /// The data key of an object (or upload), given the SSE-C key the
+    /// request carries. Refuses a missing, wrong or needless customer key.
+    pub fn data_key(
+        &self,
+        sse: Option<&StoredSse>,
+        customer: Option<&CustomerKey>,
+    ) -> Result<Option<DataKey>, EngineError> {
+        self.keyring().open_key(sse, customer)
     }
 
     /// The byte range a GET of `part_number` covers, and the number of parts.
@@ -487,7 +538,12 @@ impl Engine {
 
     /// Streams `range` of an object's data across its blobs, opening each
     /// blob only when the stream reaches it.
-    pub fn read_object(&self, object: &ObjectRecord, range: Range<u64>) -> DataStream {
+    pub fn read_object(
+        &self,
+        object: &ObjectRecord,
+        range: Range<u64>,
+        key: Option<&DataKey>,
+    ) -> DataStream {
         let mut wanted = Vec::new();
         let mut offset = 0u64;
         for b in &object.blobs {
@@ -500,10 +556,22 @@ impl Engine {
             }
         }
         let engine = self.clone();
+        let key = key.cloned();
         let stream = futures::stream::iter(wanted)
             .then(move |(b, r)| {
                 let engine = engine.clone();
-                async move { engine.open_piece(b, r).await }
+                let key = key.clone();
+                async move {
+                    let Some(iv) = b.iv.clone() else {
+                        return engine.open_piece(b, r).await;
+                    };
+                    let key = key.ok_or_else(|| {
+                        EngineError::Internal("encrypted data read without its key".into())
+                    })?;
+                    let start = r.start;
+                    let stored = engine.open_piece(b, r).await?;
+                    sse::decrypting(stored, &key, &iv, start)
+                }
             })
             .try_flatten();
         Box::pin(stream)
@@ -574,6 +642,7 @@ impl Engine {
         directive: MetadataDirective,
         replacement: PutParams,
         source_conditions: &CopySourceConditions,
+        source_customer_key: Option<&CustomerKey>,
     ) -> Result<(Versioned, Versioned), EngineError> {
         let dst_key = ObjectKey::parse(dst_key)?;
         if let Some(tags) = &replacement.tags {
@@ -585,14 +654,15 @@ impl Engine {
         if src_bucket == dst_bucket
             && src_key == dst_key.as_str()
             && src_version.is_none()
+            && replacement.sse.is_none()
             && directive == MetadataDirective::Copy
         {
             return Err(EngineError::InvalidRequest(
                 "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
             ));
         }
-        self.head_bucket(dst_bucket).await?;
-        let existing = self.object_or_bucket(dst_bucket, dst_key.as_str()).await?;
+        let source_key = self.data_key(source.sse.as_ref(), source_customer_key)?;
+        let (dst_bucket_rec, existing) = self.write_target(dst_bucket, dst_key.as_str()).await?;
         check_write_conditions(
             existing.as_ref(),
             replacement.if_match.as_ref(),
@@ -603,8 +673,9 @@ impl Engine {
             .algorithm()
             .or(source.checksum.as_ref().map(|c| c.algorithm));
         let data = self
-            .read_object(source, 0..source.size)
+            .read_object(source, 0..source.size, source_key.as_ref())
             .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
+        let (sse, data_key) = self.new_data_key(&dst_bucket_rec, replacement.sse.as_ref())?;
         let received = self
             .receive(
                 Box::pin(data),
@@ -612,6 +683,7 @@ impl Engine {
                 None,
                 algorithm.map_or(DeclaredChecksum::None, DeclaredChecksum::Algorithm),
                 limits::MAX_PUT_SIZE,
+                Some(&data_key),
             )
             .await?;
         let (headers, user_metadata) = match directive {
@@ -633,7 +705,9 @@ impl Engine {
             parts: Vec::new(),
             tags,
             upload_id: None,
-            sse: None,
+            sse: Some(sse),
+            owner: None,
+            acl: None,
         };
         let record = self
             .commit_object(

@@ -71,6 +71,7 @@ fn run(
                 context: &cx,
                 identity_policies: &named,
                 resource_policy: None,
+                acl: None,
             });
             out.push(SimulationResult {
                 action: action.clone(),

@@ -86,9 +86,10 @@ pub(crate) async fn inline_rows(h: &Harness) -> usize {
 
 async fn get(h: &Harness, bucket: &str, key: &str) -> Vec<u8> {
     let rec = h.engine.get_object(bucket, key).await.unwrap();
+    let data_key = h.engine.data_key(rec.sse.as_ref(), None).unwrap();
     let chunks: Vec<Bytes> = h
         .engine
-        .read_object(&rec, 0..rec.size)
+        .read_object(&rec, 0..rec.size, data_key.as_ref())
         .try_collect()
         .await
         .unwrap();
@@ -282,7 +283,15 @@ async fn multipart_upload_complete_and_errors() {
     h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
     let up = h
         .engine
-        .create_multipart_upload("bkt", "big", ObjectHeaders::default(), vec![], None, vec![])
+        .create_multipart_upload(
+            "bkt",
+            "big",
+            ObjectHeaders::default(),
+            vec![],
+            None,
+            vec![],
+            None,
+        )
         .await
         .unwrap();
     let p1 = vec![1u8; limits::MIN_PART_SIZE as usize];
@@ -298,6 +307,7 @@ async fn multipart_upload_complete_and_errors() {
             None,
             None,
             DeclaredChecksum::None,
+            None,
         )
         .await
         .unwrap();
@@ -312,6 +322,7 @@ async fn multipart_upload_complete_and_errors() {
             None,
             None,
             DeclaredChecksum::None,
+            None,
         )
         .await
         .unwrap();
@@ -391,6 +402,7 @@ async fn multipart_upload_complete_and_errors() {
             vec![],
             None,
             vec![],
+            None,
         )
         .await
         .unwrap();
@@ -405,6 +417,7 @@ async fn multipart_upload_complete_and_errors() {
             None,
             None,
             DeclaredChecksum::None,
+            None,
         )
         .await
         .unwrap();
@@ -419,6 +432,7 @@ async fn multipart_upload_complete_and_errors() {
             None,
             None,
             DeclaredChecksum::None,
+            None,
         )
         .await
         .unwrap();
@@ -485,7 +499,11 @@ async fn small_objects_live_inline_and_leave_nothing_behind() {
     assert_eq!(get(&h, "bkt", "small").await, small);
     let part: Vec<u8> = h
         .engine
-        .read_object(&rec, 5..9)
+        .read_object(
+            &rec,
+            5..9,
+            h.engine.data_key(rec.sse.as_ref(), None).unwrap().as_ref(),
+        )
         .try_collect::<Vec<Bytes>>()
         .await
         .unwrap()
@@ -515,8 +533,12 @@ async fn corrupt_inline_data_is_refused() {
         })
         .await
         .unwrap();
-    let res: Result<Vec<Bytes>, EngineError> =
-        h.engine.read_object(&rec, 0..rec.size).try_collect().await;
+    let data_key = h.engine.data_key(rec.sse.as_ref(), None).unwrap();
+    let res: Result<Vec<Bytes>, EngineError> = h
+        .engine
+        .read_object(&rec, 0..rec.size, data_key.as_ref())
+        .try_collect()
+        .await;
     assert!(matches!(res, Err(EngineError::Corrupt(_))));
 }
 
@@ -526,7 +548,15 @@ async fn multipart_with_small_parts_mixes_inline_and_file_pieces() {
     h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
     let up = h
         .engine
-        .create_multipart_upload("bkt", "mp", ObjectHeaders::default(), vec![], None, vec![])
+        .create_multipart_upload(
+            "bkt",
+            "mp",
+            ObjectHeaders::default(),
+            vec![],
+            None,
+            vec![],
+            None,
+        )
         .await
         .unwrap();
     let p1 = vec![1u8; limits::MIN_PART_SIZE as usize];
@@ -543,6 +573,7 @@ async fn multipart_with_small_parts_mixes_inline_and_file_pieces() {
             Some(p1.len() as u64),
             None,
             DeclaredChecksum::None,
+            None,
         )
         .await
         .unwrap();
@@ -556,6 +587,7 @@ async fn multipart_with_small_parts_mixes_inline_and_file_pieces() {
             Some(unused.len() as u64),
             None,
             DeclaredChecksum::None,
+            None,
         )
         .await
         .unwrap();
@@ -570,6 +602,7 @@ async fn multipart_with_small_parts_mixes_inline_and_file_pieces() {
             Some(p2.len() as u64),
             None,
             DeclaredChecksum::None,
+            None,
         )
         .await
         .unwrap();
@@ -584,6 +617,7 @@ async fn multipart_with_small_parts_mixes_inline_and_file_pieces() {
             Some(10),
             None,
             DeclaredChecksum::None,
+            None,
         )
         .await
         .unwrap();
@@ -624,7 +658,15 @@ async fn deleting_a_bucket_aborts_its_multipart_uploads() {
     h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
     let up = h
         .engine
-        .create_multipart_upload("bkt", "big", ObjectHeaders::default(), vec![], None, vec![])
+        .create_multipart_upload(
+            "bkt",
+            "big",
+            ObjectHeaders::default(),
+            vec![],
+            None,
+            vec![],
+            None,
+        )
         .await
         .unwrap();
     let big = large(7);
@@ -638,6 +680,7 @@ async fn deleting_a_bucket_aborts_its_multipart_uploads() {
             Some(big.len() as u64),
             None,
             DeclaredChecksum::None,
+            None,
         )
         .await
         .unwrap();
@@ -651,6 +694,7 @@ async fn deleting_a_bucket_aborts_its_multipart_uploads() {
             Some(5),
             None,
             DeclaredChecksum::None,
+            None,
         )
         .await
         .unwrap();

@@ -244,6 +244,8 @@ pub(crate) fn delete_latest(
         tags: Vec::new(),
         upload_id: None,
         sse: None,
+        owner: None,
+        acl: None,
     };
     let released = install(tx, bucket, key, &mut marker)?;
     Ok((

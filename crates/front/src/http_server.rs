@@ -31,6 +31,8 @@ pub struct ServeOptions {
     pub domain: Option<String>,
     /// How long in-flight requests may take to finish after shutdown starts.
     pub shutdown_grace: Duration,
+    /// Accept SSE-C keys over plain HTTP (S3 refuses them; for testing).
+    pub allow_sse_c_over_http: bool,
 }
 
 /// A bound socket and, for HTTPS, its TLS configuration.
@@ -63,6 +65,7 @@ pub async fn serve(
             options.engine.clone(),
             options.root.clone(),
             options.domain.as_deref(),
+            options.allow_sse_c_over_http,
         )?,
         engine: options.engine,
         root: options.root,
@@ -179,6 +182,7 @@ async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let slot = PrincipalSlot::default();
+    let close_after = expects_continue_without_body(&req);
 
     let mut response = if req.uri().path() == "/-/health" {
         Response::new(Body::from(Bytes::from_static(b"ok\n")))
@@ -209,6 +213,11 @@ async fn handle(
         response.headers_mut().insert("x-amz-request-id", v.clone());
         response.headers_mut().insert("x-amz-id-2", v);
     }
+    if close_after {
+        response
+            .headers_mut()
+            .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let principal = slot
         .0
         .lock()
@@ -234,6 +243,20 @@ async fn handle(
         "request"
     );
     Ok(response)
+}
+
+/// A request with `Expect: 100-continue` and an empty body. hyper rightly
+/// answers those without a `100 Continue` (RFC 9110 allows it), but botocore
+/// then keeps the early response's status on the connection and misreads the
+/// next response on it, stalling the next upload until its read timeout. S3
+/// clients' uploads of empty files trip this, so such a response closes its
+/// connection, which resets the client's state.
+fn expects_continue_without_body(req: &Request<Incoming>) -> bool {
+    let h = req.headers();
+    h.get(http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
+        && h.get(http::header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() == b"0")
 }
 
 /// IAM (and later STS) Query API requests: `POST /` signed for the `iam`

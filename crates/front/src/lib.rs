@@ -44,8 +44,9 @@ pub(crate) fn s3_service(
     engine: Engine,
     root: RootCredentials,
     domain: Option<&str>,
+    allow_sse_c_over_http: bool,
 ) -> Result<s3s::service::S3Service, String> {
-    let mut b = S3ServiceBuilder::new(s3::CofferS3::new(engine.clone()));
+    let mut b = S3ServiceBuilder::new(s3::CofferS3::new(engine.clone(), allow_sse_c_over_http));
     b.set_auth(access::Auth {
         engine: engine.clone(),
         root: root.clone(),

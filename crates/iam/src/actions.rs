@@ -122,6 +122,48 @@ pub static S3_ACTIONS: &[ActionRow] = &[
         None,
         Bucket,
     ),
+    row(
+        "PutBucketEncryption",
+        "s3:PutEncryptionConfiguration",
+        None,
+        Bucket,
+    ),
+    row(
+        "DeleteBucketEncryption",
+        "s3:PutEncryptionConfiguration",
+        None,
+        Bucket,
+    ),
+    row(
+        "PutBucketOwnershipControls",
+        "s3:PutBucketOwnershipControls",
+        None,
+        Bucket,
+    ),
+    row(
+        "DeleteBucketOwnershipControls",
+        "s3:PutBucketOwnershipControls",
+        None,
+        Bucket,
+    ),
+    row(
+        "PutPublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
+        None,
+        Bucket,
+    ),
+    row(
+        "DeletePublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
+        None,
+        Bucket,
+    ),
+    row(
+        "GetBucketPolicyStatus",
+        "s3:GetBucketPolicyStatus",
+        None,
+        Bucket,
+    ),
     row("GetBucketLogging", "s3:GetBucketLogging", None, Bucket),
     row(
         "GetBucketRequestPayment",

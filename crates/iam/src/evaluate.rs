@@ -79,6 +79,19 @@ pub struct AuthzRequest<'a> {
     pub identity_policies: &'a [NamedPolicy<'a>],
     /// The resource's policy (the bucket policy), if any.
     pub resource_policy: Option<NamedPolicy<'a>>,
+    /// What the resource's ACL grants the caller, if anything. A grant acts
+    /// as a resource-policy `Allow` naming the caller's account (or, for
+    /// `AllUsers`, everyone); it never overrides a `Deny`.
+    pub acl: Option<AclReach>,
+}
+
+/// How far an ACL grant reaches the caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AclReach {
+    /// A grant to the caller's account (or to every signed request).
+    Account,
+    /// A grant to everyone, anonymous requests included.
+    Everyone,
 }
 
 /// How a resource-policy statement names the caller.
@@ -132,6 +145,22 @@ pub fn evaluate(req: &AuthzRequest<'_>) -> Evaluation {
         }
     }
 
+    if let Some(reach) = req.acl {
+        let m = MatchedStatement {
+            policy_id: "acl".into(),
+            source: PolicySource::Resource,
+            index: 0,
+            sid: None,
+            effect: Effect::Allow,
+        };
+        resource_allows.push((
+            m,
+            match reach {
+                AclReach::Account => Grant::ViaAccount,
+                AclReach::Everyone => Grant::Everyone,
+            },
+        ));
+    }
     if !denies.is_empty() {
         return Evaluation {
             decision: Decision::ExplicitDeny,

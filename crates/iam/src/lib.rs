@@ -32,7 +32,7 @@
 //! let eval = evaluate(&AuthzRequest {
 //!     caller: &alice, action: "s3:GetObject", resource: "arn:aws:s3:::docs/a.txt",
 //!     resource_owner: Some("111122223333"), context: &cx,
-//!     identity_policies: &policies, resource_policy: None,
+//!     identity_policies: &policies, resource_policy: None, acl: None,
 //! });
 //! assert_eq!(eval.decision, Decision::Allow);
 //! ```
@@ -52,8 +52,8 @@ mod table_tests;
 pub use condition::{BaseOperator, Condition, ConditionClause, Operator, SetQualifier};
 pub use context::{Caller, CallerKind, ConditionContext};
 pub use evaluate::{
-    AuthzRequest, Evaluation, MatchedStatement, NamedPolicy, PolicySource, access_denied_message,
-    evaluate,
+    AclReach, AuthzRequest, Evaluation, MatchedStatement, NamedPolicy, PolicySource,
+    access_denied_message, evaluate,
 };
 pub use matcher::{Case, Pattern, wildcard_match};
 pub use policy::{

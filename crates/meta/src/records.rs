@@ -49,6 +49,13 @@ pub struct BucketRecord {
     /// Default encryption; `None` means SSE-S3, S3's default since 2023.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encryption: Option<BucketEncryption>,
+    /// The bucket's ACL; `None` is the owner's full control alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Vec<AclGrant>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ownership: Option<ObjectOwnership>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub public_access_block: Option<PublicAccessBlock>,
 }
 
 /// A bucket's versioning state once it has been configured.
@@ -102,6 +109,51 @@ pub struct StoredSse {
     /// SSE-S3 and SSE-KMS: the data key, sealed under the server or KMS key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_key: Option<String>,
+}
+
+/// Who an ACL grant is for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Grantee {
+    /// An account, by its canonical user id.
+    Account(String),
+    /// Everyone, anonymous requests included.
+    AllUsers,
+    /// Every signed request, from any account.
+    AuthenticatedUsers,
+    LogDelivery,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AclPermission {
+    FullControl,
+    Read,
+    Write,
+    ReadAcp,
+    WriteAcp,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AclGrant {
+    pub grantee: Grantee,
+    pub permission: AclPermission,
+}
+
+/// S3 Object Ownership (PutBucketOwnershipControls).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ObjectOwnership {
+    /// ACLs are disabled; the bucket owner owns every object.
+    BucketOwnerEnforced,
+    BucketOwnerPreferred,
+    ObjectWriter,
+}
+
+/// A bucket's public access block (PutPublicAccessBlock).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublicAccessBlock {
+    pub block_public_acls: bool,
+    pub ignore_public_acls: bool,
+    pub block_public_policy: bool,
+    pub restrict_public_buckets: bool,
 }
 
 /// A bucket's default encryption (PutBucketEncryption).
@@ -201,6 +253,12 @@ pub struct ObjectRecord {
     pub upload_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse: Option<StoredSse>,
+    /// The account that wrote the object, when not the bucket owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The object's ACL; `None` is its owner's full control alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Vec<AclGrant>>,
 }
 
 impl ObjectRecord {
@@ -230,6 +288,11 @@ pub struct UploadRecord {
     /// The encryption every part (and the completed object) gets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sse: Option<StoredSse>,
+    /// The writer and ACL the completed object gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<Vec<AclGrant>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -395,6 +458,9 @@ mod tests {
             policy: None,
             versioning: None,
             encryption: None,
+            acl: None,
+            ownership: None,
+            public_access_block: None,
         };
         let enc = encode(&b);
         assert_eq!(enc[0], RECORD_V1);

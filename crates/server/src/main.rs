@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
 use coffer_blob::BlobStore;
-use coffer_engine::Engine;
+use coffer_engine::{Engine, EngineOptions};
 use coffer_front::ServeOptions;
 use coffer_meta::MetaStore;
 use coffer_meta_redb::RedbBackend;
@@ -86,6 +86,20 @@ struct ServeArgs {
     /// Seconds in-flight requests may take to finish after SIGTERM/SIGINT.
     #[arg(long, value_name = "SECONDS", default_value_t = 30)]
     shutdown_grace: u64,
+    /// A key id of the local KMS key store for SSE-KMS (repeatable; also
+    /// COFFER_KMS_KEY_IDS, comma-separated). Keys are generated on first
+    /// start and kept in the data directory; `aws/s3` always exists.
+    #[arg(
+        long = "kms-key-id",
+        value_name = "ID",
+        env = "COFFER_KMS_KEY_IDS",
+        value_delimiter = ','
+    )]
+    kms_key_ids: Vec<String>,
+    /// Accept SSE-C keys over plain HTTP. S3 refuses them, since a key sent
+    /// in the clear is compromised; this exists for local testing.
+    #[arg(long)]
+    allow_sse_c_over_http: bool,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -121,7 +135,12 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let blobs = BlobStore::open(&args.data)
         .await
         .with_context(|| format!("cannot open blob store in {}", args.data.display()))?;
-    let engine = Engine::open_with_master_key(meta, blobs, args.region.clone(), master_key)
+    let options = EngineOptions {
+        region: args.region.clone(),
+        master_key,
+        kms_key_ids: args.kms_key_ids.clone(),
+    };
+    let engine = Engine::open_with(meta, blobs, options)
         .await
         .context("cannot open the storage engine")?;
     // TLS is checked before anything listens, so a bad certificate is a
@@ -183,6 +202,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             root: creds.root,
             domain: args.domain,
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
+            allow_sse_c_over_http: args.allow_sse_c_over_http,
         },
         shutdown_signal(),
     )

@@ -1,6 +1,6 @@
 //! Service- and bucket-level operations.
 
-use coffer_engine::{Engine, Versioning};
+use coffer_engine::{BucketEncryption, Engine, SseMode, Versioning};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
@@ -277,6 +277,93 @@ pub async fn delete_bucket_policy(
         .map_err(to_s3_error)?;
     Ok(S3Response::with_status(
         DeleteBucketPolicyOutput {},
+        http::StatusCode::NO_CONTENT,
+    ))
+}
+
+pub async fn get_bucket_encryption(
+    engine: &Engine,
+    req: S3Request<GetBucketEncryptionInput>,
+) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
+    let bucket = engine
+        .head_bucket(&req.input.bucket)
+        .await
+        .map_err(to_s3_error)?;
+    // Without a configuration of its own a bucket has S3's default, SSE-S3.
+    let (algorithm, kms_master_key_id, bucket_key_enabled) = match bucket.encryption {
+        Some(e) if e.mode == SseMode::Kms => (
+            ServerSideEncryption::AWS_KMS,
+            e.kms_key_id,
+            e.bucket_key_enabled,
+        ),
+        Some(e) => (ServerSideEncryption::AES256, None, e.bucket_key_enabled),
+        None => (ServerSideEncryption::AES256, None, false),
+    };
+    Ok(S3Response::new(GetBucketEncryptionOutput {
+        server_side_encryption_configuration: Some(ServerSideEncryptionConfiguration {
+            rules: vec![ServerSideEncryptionRule {
+                apply_server_side_encryption_by_default: Some(ServerSideEncryptionByDefault {
+                    kms_master_key_id,
+                    sse_algorithm: ServerSideEncryption::from_static(algorithm),
+                }),
+                bucket_key_enabled: Some(bucket_key_enabled),
+            }],
+        }),
+    }))
+}
+
+pub async fn put_bucket_encryption(
+    engine: &Engine,
+    req: S3Request<PutBucketEncryptionInput>,
+) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+    let i = req.input;
+    let malformed = || {
+        S3Error::with_message(
+            S3ErrorCode::MalformedXML,
+            "The XML you provided was not well-formed or did not validate against our published schema",
+        )
+    };
+    let [rule] = i.server_side_encryption_configuration.rules.as_slice() else {
+        return Err(malformed());
+    };
+    let default = rule
+        .apply_server_side_encryption_by_default
+        .as_ref()
+        .ok_or_else(malformed)?;
+    let mode = match default.sse_algorithm.as_str() {
+        ServerSideEncryption::AES256 if default.kms_master_key_id.is_none() => SseMode::S3,
+        ServerSideEncryption::AWS_KMS | ServerSideEncryption::AWS_KMS_DSSE => SseMode::Kms,
+        _ => {
+            return Err(S3Error::with_message(
+                S3ErrorCode::InvalidArgument,
+                "The server-side encryption algorithm or KMS key of the default rule is invalid",
+            ));
+        }
+    };
+    engine
+        .set_bucket_encryption(
+            &i.bucket,
+            Some(BucketEncryption {
+                mode,
+                kms_key_id: default.kms_master_key_id.clone(),
+                bucket_key_enabled: rule.bucket_key_enabled.unwrap_or(false),
+            }),
+        )
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::new(PutBucketEncryptionOutput::default()))
+}
+
+pub async fn delete_bucket_encryption(
+    engine: &Engine,
+    req: S3Request<DeleteBucketEncryptionInput>,
+) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+    engine
+        .set_bucket_encryption(&req.input.bucket, None)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::with_status(
+        DeleteBucketEncryptionOutput::default(),
         http::StatusCode::NO_CONTENT,
     ))
 }

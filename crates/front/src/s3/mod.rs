@@ -7,6 +7,7 @@ pub(crate) use convert::http_date;
 mod list;
 mod multipart;
 mod objects;
+mod sse;
 
 use coffer_engine::Engine;
 use s3s::dto::*;
@@ -14,11 +15,16 @@ use s3s::{S3, S3Request, S3Response, S3Result};
 
 pub(crate) struct CofferS3 {
     engine: Engine,
+    /// Accept SSE-C keys over plain HTTP (S3 refuses them).
+    allow_sse_c_over_http: bool,
 }
 
 impl CofferS3 {
-    pub fn new(engine: Engine) -> Self {
-        Self { engine }
+    pub fn new(engine: Engine, allow_sse_c_over_http: bool) -> Self {
+        Self {
+            engine,
+            allow_sse_c_over_http,
+        }
     }
 }
 
@@ -160,33 +166,42 @@ impl S3 for CofferS3 {
         &self,
         req: S3Request<GetBucketEncryptionInput>,
     ) -> S3Result<S3Response<GetBucketEncryptionOutput>> {
-        buckets::no_configuration(
-            &self.engine,
-            &req.input.bucket,
-            s3s::S3ErrorCode::ServerSideEncryptionConfigurationNotFoundError,
-        )
-        .await
+        buckets::get_bucket_encryption(&self.engine, req).await
+    }
+
+    async fn put_bucket_encryption(
+        &self,
+        req: S3Request<PutBucketEncryptionInput>,
+    ) -> S3Result<S3Response<PutBucketEncryptionOutput>> {
+        buckets::put_bucket_encryption(&self.engine, req).await
+    }
+
+    async fn delete_bucket_encryption(
+        &self,
+        req: S3Request<DeleteBucketEncryptionInput>,
+    ) -> S3Result<S3Response<DeleteBucketEncryptionOutput>> {
+        buckets::delete_bucket_encryption(&self.engine, req).await
     }
 
     async fn put_object(
         &self,
         req: S3Request<PutObjectInput>,
     ) -> S3Result<S3Response<PutObjectOutput>> {
-        objects::put_object(&self.engine, req).await
+        objects::put_object(&self.engine, req, self.allow_sse_c_over_http).await
     }
 
     async fn get_object(
         &self,
         req: S3Request<GetObjectInput>,
     ) -> S3Result<S3Response<GetObjectOutput>> {
-        objects::get_object(&self.engine, req).await
+        objects::get_object(&self.engine, req, self.allow_sse_c_over_http).await
     }
 
     async fn head_object(
         &self,
         req: S3Request<HeadObjectInput>,
     ) -> S3Result<S3Response<HeadObjectOutput>> {
-        objects::head_object(&self.engine, req).await
+        objects::head_object(&self.engine, req, self.allow_sse_c_over_http).await
     }
 
     async fn delete_object(
@@ -228,7 +243,7 @@ impl S3 for CofferS3 {
         &self,
         req: S3Request<CopyObjectInput>,
     ) -> S3Result<S3Response<CopyObjectOutput>> {
-        objects::copy_object(&self.engine, req).await
+        objects::copy_object(&self.engine, req, self.allow_sse_c_over_http).await
     }
 
     async fn list_objects(
@@ -256,21 +271,21 @@ impl S3 for CofferS3 {
         &self,
         req: S3Request<CreateMultipartUploadInput>,
     ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
-        multipart::create(&self.engine, req).await
+        multipart::create(&self.engine, req, self.allow_sse_c_over_http).await
     }
 
     async fn upload_part(
         &self,
         req: S3Request<UploadPartInput>,
     ) -> S3Result<S3Response<UploadPartOutput>> {
-        multipart::upload_part(&self.engine, req).await
+        multipart::upload_part(&self.engine, req, self.allow_sse_c_over_http).await
     }
 
     async fn upload_part_copy(
         &self,
         req: S3Request<UploadPartCopyInput>,
     ) -> S3Result<S3Response<UploadPartCopyOutput>> {
-        multipart::upload_part_copy(&self.engine, req).await
+        multipart::upload_part_copy(&self.engine, req, self.allow_sse_c_over_http).await
     }
 
     async fn complete_multipart_upload(

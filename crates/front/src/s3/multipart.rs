@@ -9,13 +9,21 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::convert::*;
 use super::objects::{authorize_copy_source, copy_source, copy_source_conditions, expected_size};
+use super::sse::{self, customer_key_of};
 use crate::errors::to_s3_error;
 
 pub async fn create(
     engine: &Engine,
     req: S3Request<CreateMultipartUploadInput>,
+    allow_http_sse_c: bool,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+    let customer = customer_key_of!(req, allow_http_sse_c, sse_customer)?;
     let i = req.input;
+    let sse_request = sse::write_request(
+        i.server_side_encryption.as_ref(),
+        i.ssekms_key_id.as_deref(),
+        customer,
+    )?;
     let algorithm = i
         .checksum_algorithm
         .as_ref()
@@ -64,10 +72,16 @@ pub async fn create(
             user_metadata(i.metadata),
             checksum,
             tagging_header(i.tagging.as_deref())?.unwrap_or_default(),
+            sse_request,
         )
         .await
         .map_err(to_s3_error)?;
+    let e = sse::sse_fields(up.sse.as_ref());
     Ok(S3Response::new(CreateMultipartUploadOutput {
+        server_side_encryption: e.server_side_encryption,
+        sse_customer_algorithm: e.sse_customer_algorithm,
+        sse_customer_key_md5: e.sse_customer_key_md5,
+        ssekms_key_id: e.ssekms_key_id,
         bucket: Some(i.bucket),
         key: Some(i.key),
         upload_id: Some(up.upload_id),
@@ -89,8 +103,10 @@ fn part_number(n: i32) -> S3Result<u32> {
 pub async fn upload_part(
     engine: &Engine,
     req: S3Request<UploadPartInput>,
+    allow_http_sse_c: bool,
 ) -> S3Result<S3Response<UploadPartOutput>> {
     let checksum = declared_checksum_of!(req)?;
+    let customer = customer_key_of!(req, allow_http_sse_c, sse_customer)?;
     let size = expected_size(&req, req.input.content_length);
     let i = req.input;
     let number = part_number(i.part_number)?;
@@ -114,11 +130,14 @@ pub async fn upload_part(
             size,
             i.content_md5.as_deref(),
             checksum,
+            customer.as_ref(),
         )
         .await
         .map_err(to_s3_error)?;
     let c = part_checksum_fields(algorithm, part.checksum.as_ref());
     Ok(S3Response::new(UploadPartOutput {
+        sse_customer_algorithm: customer.as_ref().map(|_| "AES256".to_owned()),
+        sse_customer_key_md5: customer.map(|c| c.key_md5),
         e_tag: Some(etag(&part.etag)),
         checksum_crc32: c.crc32,
         checksum_crc32c: c.crc32c,
@@ -161,7 +180,10 @@ fn parse_copy_range(s: &str, size: u64) -> S3Result<std::ops::Range<u64>> {
 pub async fn upload_part_copy(
     engine: &Engine,
     req: S3Request<UploadPartCopyInput>,
+    allow_http_sse_c: bool,
 ) -> S3Result<S3Response<UploadPartCopyOutput>> {
+    let customer = customer_key_of!(req, allow_http_sse_c, sse_customer)?;
+    let source_customer = customer_key_of!(req, allow_http_sse_c, copy_source_sse_customer)?;
     let (src_bucket, src_key, src_version) = copy_source(&req.input.copy_source)?;
     authorize_copy_source(engine, &req, &src_bucket, &src_key, src_version.as_deref()).await?;
     let i = &req.input;
@@ -186,7 +208,18 @@ pub async fn upload_part_copy(
         None => 0..source.size,
     };
     let part = engine
-        .upload_part_copy(&i.bucket, &i.key, &i.upload_id, number, &source, range)
+        .upload_part_copy(
+            &i.bucket,
+            &i.key,
+            &i.upload_id,
+            number,
+            &source,
+            range,
+            coffer_engine::CopyKeys {
+                source: source_customer.as_ref(),
+                destination: customer.as_ref(),
+            },
+        )
         .await
         .map_err(to_s3_error)?;
     Ok(S3Response::new(UploadPartCopyOutput {
@@ -240,7 +273,10 @@ pub async fn complete(
         .map_err(to_s3_error)?;
     let rec = &stored.record;
     let c = checksum_fields(rec.checksum.as_ref());
+    let e = sse::sse_fields(rec.sse.as_ref());
     Ok(S3Response::new(CompleteMultipartUploadOutput {
+        server_side_encryption: e.server_side_encryption,
+        ssekms_key_id: e.ssekms_key_id,
         bucket: Some(i.bucket.clone()),
         key: Some(i.key.clone()),
         location: Some(format!("/{}/{}", i.bucket, i.key)),

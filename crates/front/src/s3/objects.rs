@@ -10,6 +10,7 @@ use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use super::convert::*;
+use super::sse::{self, customer_key_of};
 use crate::errors::to_s3_error;
 
 fn body_of(body: Option<StreamingBlob>) -> coffer_engine::BodyStream {
@@ -32,8 +33,10 @@ pub(super) fn expected_size<T>(req: &S3Request<T>, content_length: Option<i64>) 
 pub async fn put_object(
     engine: &Engine,
     req: S3Request<PutObjectInput>,
+    allow_http_sse_c: bool,
 ) -> S3Result<S3Response<PutObjectOutput>> {
     let checksum = declared_checksum_of!(req)?;
+    let customer = customer_key_of!(req, allow_http_sse_c, sse_customer)?;
     let size = expected_size(&req, req.input.content_length);
     let if_match = etag_match_header(&req, "if-match", req.input.if_match.as_ref());
     let if_none_match = etag_match_header(&req, "if-none-match", req.input.if_none_match.as_ref());
@@ -55,6 +58,11 @@ pub async fn put_object(
         if_match,
         if_none_match,
         tags,
+        sse: sse::write_request(
+            input.server_side_encryption.as_ref(),
+            input.ssekms_key_id.as_deref(),
+            customer,
+        )?,
     };
     let stored = engine
         .put_object(&input.bucket, &input.key, params, body_of(input.body))
@@ -62,7 +70,12 @@ pub async fn put_object(
         .map_err(to_s3_error)?;
     let rec = &stored.record;
     let c = checksum_fields(rec.checksum.as_ref());
+    let e = sse::sse_fields(rec.sse.as_ref());
     Ok(S3Response::new(PutObjectOutput {
+        server_side_encryption: e.server_side_encryption,
+        sse_customer_algorithm: e.sse_customer_algorithm,
+        sse_customer_key_md5: e.sse_customer_key_md5,
+        ssekms_key_id: e.ssekms_key_id,
         e_tag: Some(etag(&rec.etag)),
         checksum_crc32: c.crc32,
         checksum_crc32c: c.crc32c,
@@ -129,6 +142,7 @@ fn checksum_mode_enabled(m: Option<&ChecksumMode>) -> bool {
 /// the checksums it reports.
 struct ReadView {
     rec: ObjectRecord,
+    data_key: Option<coffer_engine::DataKey>,
     version_id: Option<String>,
     range: std::ops::Range<u64>,
     partial: bool,
@@ -144,6 +158,7 @@ struct ReadInputs<'a> {
     range: Option<Range>,
     part_number: Option<i32>,
     checksum_mode: Option<&'a ChecksumMode>,
+    customer_key: Option<coffer_engine::CustomerKey>,
 }
 
 async fn prepare_read(engine: &Engine, i: ReadInputs<'_>) -> S3Result<ReadView> {
@@ -153,6 +168,9 @@ async fn prepare_read(engine: &Engine, i: ReadInputs<'_>) -> S3Result<ReadView> 
         .map_err(to_s3_error)?;
     let version_id = found.version_id();
     let rec = found.record;
+    let data_key = engine
+        .data_key(rec.sse.as_ref(), i.customer_key.as_ref())
+        .map_err(to_s3_error)?;
     i.conditions.check(&rec).map_err(|e| {
         let not_modified = matches!(e, coffer_engine::EngineError::NotModified);
         let mut err = to_s3_error(e);
@@ -184,6 +202,7 @@ async fn prepare_read(engine: &Engine, i: ReadInputs<'_>) -> S3Result<ReadView> 
     };
     Ok(ReadView {
         rec,
+        data_key,
         version_id,
         range,
         partial,
@@ -193,9 +212,12 @@ async fn prepare_read(engine: &Engine, i: ReadInputs<'_>) -> S3Result<ReadView> 
 
 /// The [`ReadInputs`] of a GetObject or HeadObject request (same fields).
 macro_rules! read_inputs {
-    ($req:expr) => {{
+    ($req:expr, $allow_http_sse_c:expr) => {{
+        sse::refuse_sse_on_read(&$req)?;
+        let customer_key = customer_key_of!($req, $allow_http_sse_c, sse_customer)?;
         let i = &$req.input;
         ReadInputs {
+            customer_key,
             bucket: &i.bucket,
             key: &i.key,
             version_id: i.version_id.as_deref(),
@@ -219,7 +241,12 @@ macro_rules! object_output {
         let v = $view;
         let h = &v.rec.headers;
         let c = v.checksums;
+        let e = sse::sse_fields(v.rec.sse.as_ref());
         $ty {
+            server_side_encryption: e.server_side_encryption,
+            sse_customer_algorithm: e.sse_customer_algorithm,
+            sse_customer_key_md5: e.sse_customer_key_md5,
+            ssekms_key_id: e.ssekms_key_id,
             accept_ranges: Some("bytes".into()),
             cache_control: h.cache_control.clone(),
             checksum_crc32: c.crc32,
@@ -251,10 +278,11 @@ macro_rules! object_output {
 pub async fn get_object(
     engine: &Engine,
     req: S3Request<GetObjectInput>,
+    allow_http_sse_c: bool,
 ) -> S3Result<S3Response<GetObjectOutput>> {
+    let view = prepare_read(engine, read_inputs!(req, allow_http_sse_c)).await?;
     let i = &req.input;
-    let view = prepare_read(engine, read_inputs!(req)).await?;
-    let stream = engine.read_object(&view.rec, view.range.clone());
+    let stream = engine.read_object(&view.rec, view.range.clone(), view.data_key.as_ref());
     let body = StreamingBlob::wrap(stream.map_err(std::io::Error::other));
     let partial = view.partial;
     let tag_count =
@@ -271,9 +299,10 @@ pub async fn get_object(
 pub async fn head_object(
     engine: &Engine,
     req: S3Request<HeadObjectInput>,
+    allow_http_sse_c: bool,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
+    let view = prepare_read(engine, read_inputs!(req, allow_http_sse_c)).await?;
     let i = &req.input;
-    let view = prepare_read(engine, read_inputs!(req)).await?;
     let tags = view.rec.tags.len();
     // The 206 for a ranged HEAD is set by the HTTP layer (s3s always
     // answers HeadObject with 200).
@@ -435,7 +464,10 @@ pub(super) async fn authorize_copy_source<T>(
 pub async fn copy_object(
     engine: &Engine,
     req: S3Request<CopyObjectInput>,
+    allow_http_sse_c: bool,
 ) -> S3Result<S3Response<CopyObjectOutput>> {
+    let customer = customer_key_of!(req, allow_http_sse_c, sse_customer)?;
+    let source_customer = customer_key_of!(req, allow_http_sse_c, copy_source_sse_customer)?;
     let (src_bucket, src_key, src_version) = copy_source(&req.input.copy_source)?;
     authorize_copy_source(engine, &req, &src_bucket, &src_key, src_version.as_deref()).await?;
     let i = &req.input;
@@ -488,6 +520,11 @@ pub async fn copy_object(
     };
     params.if_match = if_match;
     params.if_none_match = if_none_match;
+    params.sse = sse::write_request(
+        input.server_side_encryption.as_ref(),
+        input.ssekms_key_id.as_deref(),
+        customer,
+    )?;
     if let Some(a) = &input.checksum_algorithm {
         params.checksum = coffer_engine::DeclaredChecksum::Algorithm(algorithm_of(a)?);
     }
@@ -501,12 +538,18 @@ pub async fn copy_object(
             directive,
             params,
             &conditions,
+            source_customer.as_ref(),
         )
         .await
         .map_err(to_s3_error)?;
     let rec = &stored.record;
     let c = checksum_fields(rec.checksum.as_ref());
+    let e = sse::sse_fields(rec.sse.as_ref());
     Ok(S3Response::new(CopyObjectOutput {
+        server_side_encryption: e.server_side_encryption,
+        sse_customer_algorithm: e.sse_customer_algorithm,
+        sse_customer_key_md5: e.sse_customer_key_md5,
+        ssekms_key_id: e.ssekms_key_id,
         copy_object_result: Some(CopyObjectResult {
             checksum_crc32: c.crc32,
             checksum_crc32c: c.crc32c,

@@ -60,5 +60,6 @@ pub fn decide(
             id: "bucket-policy",
             policy: p,
         }),
+        acl: None,
     })
 }
