@@ -395,3 +395,28 @@ def test_path_like_keys_round_trip_and_stay_inside_data_dir(server_factory):
         s3.delete_object(Bucket="pathlike-keys", Key=k)
     assert s3.list_objects_v2(Bucket="pathlike-keys")["KeyCount"] == 0
     s3.delete_bucket(Bucket="pathlike-keys")
+
+
+def test_early_error_to_expect_continue_closes_the_connection(live_server, bucket):
+    # The client may never send the body of a refused `Expect: 100-continue`
+    # request, so the server must not read the client's next request as the
+    # rest of it (RFC 9110 10.1.1): the error response closes the connection.
+    import socket
+    host, port = live_server.host_port.rsplit(":", 1)
+    with socket.create_connection((host, int(port)), timeout=5) as sock:
+        sock.sendall((f"PUT /{bucket}/k HTTP/1.1\r\nHost: {live_server.host_port}\r\n"
+                      "Content-Length: 1\r\nExpect: 100-continue\r\n\r\n").encode())
+        # Unsigned: refused before the body is read. Then, on the same
+        # connection, a request whose first byte would complete the body.
+        sock.sendall(f"GET /-/health HTTP/1.1\r\nHost: {live_server.host_port}\r\n\r\n".encode())
+        received = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            received += chunk
+    head = received.split(b"\r\n\r\n", 1)[0].lower()
+    assert head.startswith(b"http/1.1 403"), received[:200]
+    assert b"connection: close" in head
+    # Nothing was answered for the rest of the stream (no "EAD"/"ET" request).
+    assert received.count(b"HTTP/1.1 ") == 1, received

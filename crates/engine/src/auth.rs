@@ -175,8 +175,16 @@ impl Engine {
             .map(|(id, policy)| NamedPolicy { id, policy })
             .collect();
         let bucket_policy_text = bucket.and_then(|b| b.policy.as_deref());
+        // RestrictPublicBuckets: a public bucket policy only counts for the
+        // bucket owner's account.
+        let restricted = bucket.is_some_and(|b| {
+            b.public_access_block
+                .is_some_and(|p| p.restrict_public_buckets)
+                && principal.account.as_ref().map(|a| a.0.as_str()) != Some(b.owner.as_str())
+        });
         let bucket_policy = bucket_policy_text
-            .and_then(|text| parse_stored("bucket-policy", text, PolicyKind::Resource));
+            .and_then(|text| parse_stored("bucket-policy", text, PolicyKind::Resource))
+            .filter(|p| !(restricted && p.is_public()));
         // s3:ExistingObjectTag/KEY needs the object's record: read it only
         // when some applicable policy mentions the key.
         let mentions_tags = |t: &str| t.to_ascii_lowercase().contains("s3:existingobjecttag");
@@ -195,7 +203,7 @@ impl Engine {
             None if action.starts_with("iam:") => principal.account.as_ref().map(|a| a.0.clone()),
             None => None,
         };
-        let eval = evaluate(&AuthzRequest {
+        let request = AuthzRequest {
             caller: &caller,
             action,
             resource,
@@ -207,13 +215,64 @@ impl Engine {
                 policy,
             }),
             acl: None,
-        });
+        };
+        let mut eval = evaluate(&request);
+        // ACLs are read only when no policy allowed the request.
+        if eval.decision == coffer_iam::Decision::ImplicitDeny
+            && let Some(b) = bucket
+            && let Some(reach) = self.acl_reach(&caller, action, b, object).await?
+        {
+            eval = evaluate(&AuthzRequest {
+                acl: Some(reach),
+                ..request
+            });
+        }
         match eval.decision {
             coffer_iam::Decision::Allow => Ok(()),
             _ => Err(EngineError::AccessDenied(access_denied_message(
                 &caller, action, resource, &eval,
             ))),
         }
+    }
+
+    /// How far the ACL that governs `action` reaches the caller.
+    async fn acl_reach(
+        &self,
+        caller: &Caller,
+        action: &str,
+        bucket: &BucketRecord,
+        object: Option<(&str, &str)>,
+    ) -> Result<Option<coffer_iam::AclReach>, EngineError> {
+        let Some((on_object, needed)) = crate::acl::needed_permission(action) else {
+            return Ok(None);
+        };
+        if !crate::acl::acls_enabled(bucket) {
+            return Ok(None);
+        }
+        let grants = match (on_object, object) {
+            (false, _) => bucket.acl.clone(),
+            (true, Some((b, k))) => match self.get_object(b, k).await {
+                Ok(rec) => match (rec.acl, rec.owner) {
+                    (Some(acl), _) => Some(acl),
+                    // A foreign writer's object without an ACL: its owner's.
+                    (None, Some(writer)) => Some(vec![coffer_meta::records::AclGrant {
+                        grantee: coffer_meta::records::Grantee::Account(
+                            self.account(&writer).await?.canonical_id,
+                        ),
+                        permission: coffer_meta::records::AclPermission::FullControl,
+                    }]),
+                    (None, None) => None,
+                },
+                Err(_) => None,
+            },
+            (true, None) => None,
+        };
+        let ignore_public = bucket
+            .public_access_block
+            .is_some_and(|p| p.ignore_public_acls);
+        Ok(grants.and_then(|g| {
+            crate::acl::reach(&g, needed, caller.canonical_id.as_deref(), ignore_public)
+        }))
     }
 
     /// The identity policies that apply to a principal, as (name, document):

@@ -1,7 +1,10 @@
 //! Bucket lifecycle: create, look up, list, delete.
 
+use crate::acl::AclSpec;
 use coffer_meta::records::{
-    BucketEncryption, BucketRecord, PartRecord, SseMode, UploadRecord, Versioning, decode, encode,
+    AclGrant, AclPermission, BucketEncryption, BucketRecord, Grantee, ObjectLockConfig,
+    ObjectOwnership, PartRecord, PublicAccessBlock, SseMode, UploadRecord, Versioning, decode,
+    encode,
 };
 use coffer_meta::{MetaError, Table, keys};
 use coffer_types::{BucketName, Principal};
@@ -47,6 +50,23 @@ impl Engine {
         name: &str,
         location: Option<&str>,
     ) -> Result<BucketRecord, EngineError> {
+        self.create_bucket_with(principal, name, location, BucketOptions::default())
+            .await
+    }
+
+    /// [`Self::create_bucket`] with the settings CreateBucket can carry.
+    pub async fn create_bucket_with(
+        &self,
+        principal: &Principal,
+        name: &str,
+        location: Option<&str>,
+        options: BucketOptions,
+    ) -> Result<BucketRecord, EngineError> {
+        let BucketOptions {
+            acl,
+            ownership,
+            object_lock,
+        } = options;
         let name = BucketName::parse(name)?;
         let account = principal.account.clone().ok_or_else(|| {
             EngineError::AccessDenied("Anonymous users cannot create buckets".into())
@@ -63,7 +83,7 @@ impl Engine {
                 )));
             }
         };
-        let record = BucketRecord {
+        let mut record = BucketRecord {
             name: name.as_str().to_owned(),
             owner: account.0,
             created_ms: now_ms(),
@@ -72,9 +92,22 @@ impl Engine {
             versioning: None,
             encryption: None,
             acl: None,
-            ownership: None,
+            ownership,
             public_access_block: None,
+            cors: None,
+            // Object Lock needs versioning, which then cannot be suspended.
+            object_lock: object_lock.then(ObjectLockConfig::default),
         };
+        if object_lock {
+            record.versioning = Some(Versioning::Enabled);
+        }
+        if let Some(spec) = &acl {
+            if !crate::acl::acls_enabled(&record) && !spec.is_owner_only() {
+                return Err(EngineError::InvalidBucketAclWithObjectOwnership);
+            }
+            let owner = record.owner.clone();
+            record.acl = Some(self.resolve_acl(spec, &record, &owner).await?);
+        }
         let rec = record;
         self.meta()
             .write(move |tx| -> Result<BucketRecord, EngineError> {
@@ -85,8 +118,11 @@ impl Engine {
                         return Err(EngineError::BucketAlreadyExists);
                     }
                     // S3 keeps a legacy rule in us-east-1: re-creating a
-                    // bucket you own succeeds and changes nothing else.
+                    // bucket you own succeeds and only resets its ACL.
                     if rec.region == "us-east-1" && existing.region == "us-east-1" {
+                        let mut existing = existing;
+                        existing.acl.clone_from(&rec.acl);
+                        tx.put(Table::Buckets, &key, &encode(&existing))?;
                         return Ok(existing);
                     }
                     return Err(EngineError::BucketAlreadyOwnedByYou);
@@ -154,6 +190,11 @@ impl Engine {
         state: Versioning,
     ) -> Result<(), EngineError> {
         self.update_bucket(name, move |b| {
+            if b.object_lock.is_some() && state == Versioning::Suspended {
+                return Err(EngineError::InvalidBucketState(
+                    "An Object Lock configuration is present on this bucket, so the versioning state cannot be changed.".into(),
+                ));
+            }
             b.versioning = Some(state);
             Ok(())
         })
@@ -205,6 +246,143 @@ impl Engine {
                 change(&mut rec)?;
                 tx.put(Table::Buckets, &key, &encode(&rec))?;
                 Ok(())
+            })
+            .await
+    }
+}
+
+/// What CreateBucket can set besides the name and location.
+#[derive(Debug, Clone, Default)]
+pub struct BucketOptions {
+    /// `x-amz-acl` / `x-amz-grant-*`.
+    pub acl: Option<AclSpec>,
+    /// `x-amz-object-ownership`.
+    pub ownership: Option<ObjectOwnership>,
+    /// `x-amz-bucket-object-lock-enabled`.
+    pub object_lock: bool,
+}
+
+/// A resource's owner and ACL, as GetBucketAcl and GetObjectAcl show them.
+#[derive(Debug, Clone)]
+pub struct AclView {
+    /// The owning account.
+    pub owner: crate::AccountRecord,
+    pub grants: Vec<AclGrant>,
+}
+
+impl Engine {
+    /// The grants an ACL of `None` stands for: the owner's full control.
+    async fn acl_view(
+        &self,
+        owner: &str,
+        acl: Option<Vec<AclGrant>>,
+    ) -> Result<AclView, EngineError> {
+        let owner = self.account(owner).await?;
+        let grants = acl.unwrap_or_else(|| {
+            vec![AclGrant {
+                grantee: Grantee::Account(owner.canonical_id.clone()),
+                permission: coffer_meta::records::AclPermission::FullControl,
+            }]
+        });
+        Ok(AclView { owner, grants })
+    }
+
+    pub async fn get_bucket_acl(&self, bucket: &str) -> Result<AclView, EngineError> {
+        let b = self.head_bucket(bucket).await?;
+        // With ACLs disabled, reads show the owner's full control alone.
+        let enabled = crate::acl::acls_enabled(&b);
+        let acl = b.acl.filter(|_| enabled);
+        self.acl_view(&b.owner, acl).await
+    }
+
+    pub async fn put_bucket_acl(&self, bucket: &str, spec: AclSpec) -> Result<(), EngineError> {
+        let b = self.head_bucket(bucket).await?;
+        let grants = self.resolve_acl(&spec, &b, &b.owner).await?;
+        self.update_bucket(bucket, move |rec| {
+            rec.acl = Some(grants.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    /// PutBucketOwnershipControls (`Some`) / DeleteBucketOwnershipControls.
+    pub async fn set_bucket_ownership(
+        &self,
+        bucket: &str,
+        ownership: Option<ObjectOwnership>,
+    ) -> Result<(), EngineError> {
+        self.update_bucket(bucket, move |rec| {
+            // Enforcing ownership disables ACLs; S3 refuses it while the
+            // bucket's own ACL grants anyone but the owner.
+            if ownership == Some(ObjectOwnership::BucketOwnerEnforced)
+                && rec.acl.as_ref().is_some_and(|grants| {
+                    grants.len() > 1
+                        || grants
+                            .iter()
+                            .any(|g| g.permission != AclPermission::FullControl)
+                })
+            {
+                return Err(EngineError::InvalidBucketAclWithObjectOwnership);
+            }
+            rec.ownership = ownership;
+            Ok(())
+        })
+        .await
+    }
+
+    /// PutPublicAccessBlock (`Some`) / DeletePublicAccessBlock.
+    pub async fn set_public_access_block(
+        &self,
+        bucket: &str,
+        block: Option<PublicAccessBlock>,
+    ) -> Result<(), EngineError> {
+        self.update_bucket(bucket, move |rec| {
+            rec.public_access_block = block;
+            Ok(())
+        })
+        .await
+    }
+
+    pub async fn get_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+    ) -> Result<AclView, EngineError> {
+        let v = self.get_object_version(bucket, key, version_id).await?;
+        let b = self.head_bucket(bucket).await?;
+        if !crate::acl::acls_enabled(&b) {
+            return self.acl_view(&b.owner, None).await;
+        }
+        let owner = v.record.owner.unwrap_or(b.owner);
+        self.acl_view(&owner, v.record.acl).await
+    }
+
+    pub async fn put_object_acl(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        spec: AclSpec,
+    ) -> Result<(), EngineError> {
+        let b = self.head_bucket(bucket).await?;
+        let current = self.get_object_version(bucket, key, version_id).await?;
+        let owner = current
+            .record
+            .owner
+            .clone()
+            .unwrap_or_else(|| b.owner.clone());
+        let grants = self.resolve_acl(&spec, &b, &owner).await?;
+        let stamp = current.record.stamp;
+        let (bk, k) = (bucket.to_owned(), key.to_owned());
+        let v = version_id.map(str::to_owned);
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let mut record = crate::versions::lookup(tx, &bk, &k, v.as_deref())?
+                    .filter(|r| r.stamp == stamp && !r.delete_marker)
+                    .ok_or(EngineError::NoSuchKey)?;
+                record.acl = Some(grants.clone());
+                Ok(crate::versions::update(tx, &bk, &k, &record)?)
             })
             .await
     }

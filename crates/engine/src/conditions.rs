@@ -131,6 +131,8 @@ mod tests {
             sse: None,
             owner: None,
             acl: None,
+            retention: None,
+            legal_hold: false,
             checksum: None,
             blobs: vec![],
             parts: vec![],

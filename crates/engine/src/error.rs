@@ -59,6 +59,20 @@ pub enum EngineError {
     MalformedPolicyDocument(String),
     #[error("{0}")]
     InvalidInput(String),
+    #[error("{0}")]
+    InvalidBucketState(String),
+    #[error("Object Lock configuration does not exist for this bucket")]
+    ObjectLockConfigurationNotFound,
+    #[error("The specified object does not have a ObjectLock configuration")]
+    NoSuchObjectLockConfiguration,
+    #[error("The retention period must be a positive integer value")]
+    InvalidRetentionPeriod,
+    #[error("Bucket cannot have ACLs set with ObjectOwnership's BucketOwnerEnforced setting")]
+    InvalidBucketAclWithObjectOwnership,
+    #[error("The bucket does not allow ACLs")]
+    AccessControlListNotSupported,
+    #[error("{0}")]
+    UnresolvableGrantByEmailAddress(String),
     #[error("The bucket policy does not exist")]
     NoSuchBucketPolicy,
     #[error("{0}")]

@@ -478,6 +478,12 @@ impl Engine {
             .await
     }
 
+    /// Whether a (valid) bucket policy grants access to everyone.
+    pub fn policy_is_public(text: &str) -> bool {
+        coffer_iam::Policy::parse_for(text, coffer_iam::PolicyKind::Resource)
+            .is_ok_and(|p| p.is_public())
+    }
+
     /// Sets (or with `None` removes) a bucket's policy. The document must
     /// already have been validated.
     pub async fn set_bucket_policy(
@@ -486,6 +492,18 @@ impl Engine {
         policy: Option<String>,
     ) -> Result<(), EngineError> {
         self.update_bucket(bucket, move |rec| {
+            let blocks = rec
+                .public_access_block
+                .is_some_and(|p| p.block_public_policy);
+            if blocks
+                && let Some(text) = &policy
+                && Self::policy_is_public(text)
+            {
+                return Err(EngineError::AccessDenied(
+                    "Access Denied: the bucket's public access block refuses public policies"
+                        .into(),
+                ));
+            }
             rec.policy.clone_from(&policy);
             Ok(())
         })

@@ -10,16 +10,19 @@
 //! - Blobs replaced or deleted by a transaction are removed after it commits;
 //!   if the process dies first, the start-up sweep removes them.
 
+mod acl;
 mod auth;
 pub use auth::AccessRequest;
 mod buckets;
 mod conditions;
+pub mod cors;
 mod entities;
 mod error;
 mod gc;
 mod groups;
 mod identity;
 mod list;
+mod lock;
 mod managed_policies;
 mod multipart;
 mod objects;
@@ -45,18 +48,24 @@ pub use list::{
     list_versions_page,
 };
 pub use managed_policies::{MAX_ATTACHED_POLICIES, MAX_POLICY_VERSIONS, PolicyScope};
-pub use multipart::{CompletedPart, CopyKeys, PartListing, UploadListParams, UploadListing};
+pub use multipart::{
+    CompletedPart, CopyKeys, PartListing, UploadListParams, UploadListing, UploadOptions,
+};
 pub use objects::{
     BodyStream, ByteRange, DataStream, DeclaredChecksum, MetadataDirective, PutParams, ReadPlan,
 };
 pub use versions::{Deleted, NULL_VERSION, Versioned};
 
 pub use coffer_meta::records::{
-    AccessKeyRecord, AccountRecord, BucketEncryption, BucketRecord, ChecksumKind, GroupRecord,
-    ManagedPolicyRecord, ObjectHeaders, ObjectPart, ObjectRecord, PartRecord, PolicyVersionRecord,
-    SseMode, StoredChecksum, StoredSse, UploadRecord, UserRecord, Versioning,
+    AccessKeyRecord, AccountRecord, AclGrant, AclPermission, BucketEncryption, BucketRecord,
+    ChecksumKind, CorsRule, DefaultRetention, Grantee, GroupRecord, LockMode, ManagedPolicyRecord,
+    ObjectHeaders, ObjectLockConfig, ObjectOwnership, ObjectPart, ObjectRecord, PartRecord,
+    PolicyVersionRecord, PublicAccessBlock, Retention, SseMode, StoredChecksum, StoredSse,
+    UploadRecord, UserRecord, Versioning,
 };
 
+pub use acl::{ALL_USERS_URI, AUTHENTICATED_USERS_URI, AclSpec, GranteeSpec, LOG_DELIVERY_URI};
+pub use buckets::{AclView, BucketOptions};
 pub use pieces::INLINE_MAX_SIZE;
 pub use secrets::MasterKey;
 pub use simulate::{MatchedPolicyStatement, SimulationResult};

@@ -10,6 +10,7 @@ use coffer_types::{
     ChecksumAlgorithm, ETag, ObjectKey, combine_crc, composite_checksum, multipart_etag,
 };
 
+use crate::acl::AclSpec;
 use crate::conditions::EtagMatch;
 use crate::objects::{BodyStream, DeclaredChecksum, Received};
 use crate::pieces;
@@ -43,6 +44,17 @@ pub struct UploadListParams {
     pub max_uploads: usize,
 }
 
+/// What CreateMultipartUpload can set for the completed object besides its
+/// headers, metadata, checksum, tags and encryption.
+#[derive(Debug, Clone, Default)]
+pub struct UploadOptions {
+    /// The writer's account (see [`crate::PutParams::writer`]).
+    pub writer: Option<String>,
+    pub acl: Option<AclSpec>,
+    pub retention: Option<coffer_meta::records::Retention>,
+    pub legal_hold: Option<bool>,
+}
+
 /// The SSE-C keys an UploadPartCopy carries: the source's
 /// (`x-amz-copy-source-server-side-encryption-customer-*`) and the upload's.
 #[derive(Debug, Clone, Copy, Default)]
@@ -72,11 +84,50 @@ impl Engine {
         tags: Vec<(String, String)>,
         sse: Option<SseRequest>,
     ) -> Result<UploadRecord, EngineError> {
+        self.create_multipart_upload_with(
+            bucket,
+            key,
+            headers,
+            user_metadata,
+            checksum,
+            tags,
+            sse,
+            UploadOptions::default(),
+        )
+        .await
+    }
+
+    /// [`Self::create_multipart_upload`] with the writer's account and the
+    /// ACL the completed object gets.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn create_multipart_upload_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        headers: ObjectHeaders,
+        user_metadata: Vec<(String, String)>,
+        checksum: Option<(ChecksumAlgorithm, ChecksumKind)>,
+        tags: Vec<(String, String)>,
+        sse: Option<SseRequest>,
+        options: UploadOptions,
+    ) -> Result<UploadRecord, EngineError> {
+        let UploadOptions {
+            writer,
+            acl,
+            retention,
+            legal_hold,
+        } = options;
         let key = ObjectKey::parse(key)?;
         crate::objects::check_object_tags(&tags)?;
+        let bucket_rec = self.head_bucket(bucket).await?;
         // Every part is encrypted with the upload's data key; the completed
         // object keeps it.
-        let (sse, _) = self.new_data_key(&self.head_bucket(bucket).await?, sse.as_ref())?;
+        let (sse, _) = self.new_data_key(&bucket_rec, sse.as_ref())?;
+        let (owner, acl) = self
+            .new_object_acl(&bucket_rec, writer.as_deref(), acl.as_ref())
+            .await?;
+        let (retention, legal_hold) =
+            crate::lock::for_new_version(&bucket_rec, retention, legal_hold)?;
         let upload = UploadRecord {
             upload_id: hex::encode(rand::random::<[u8; 24]>()),
             key: key.as_str().to_owned(),
@@ -87,8 +138,10 @@ impl Engine {
             checksum_kind: checksum.map(|c| c.1),
             tags,
             sse: Some(sse),
-            owner: None,
-            acl: None,
+            owner,
+            acl,
+            retention,
+            legal_hold,
         };
         let (b, u) = (bucket.to_owned(), upload.clone());
         self.meta()
@@ -392,6 +445,8 @@ impl Engine {
             sse: upload.sse.clone(),
             owner: upload.owner.clone(),
             acl: upload.acl.clone(),
+            retention: upload.retention,
+            legal_hold: upload.legal_hold,
         };
         let used: std::collections::HashSet<u32> = chosen.iter().map(|p| p.number).collect();
         let unused: Vec<&BlobRef> = stored

@@ -5,13 +5,14 @@ use std::pin::Pin;
 
 use bytes::Bytes;
 use coffer_meta::records::{
-    BlobOwner, BlobRef, BucketRecord, ChecksumKind, ObjectHeaders, ObjectRecord, SseMode,
-    StoredChecksum, StoredSse,
+    BlobOwner, BlobRef, BucketRecord, ChecksumKind, ObjectHeaders, ObjectRecord, Retention,
+    SseMode, StoredChecksum, StoredSse,
 };
 use coffer_meta::{MetaError, Table, WriteTxn};
 use coffer_types::{ChecksumAlgorithm, ETag, ObjectDigest, ObjectHasher, ObjectKey};
 use futures::{Stream, StreamExt, TryStreamExt};
 
+use crate::acl::AclSpec;
 use crate::conditions::{CopySourceConditions, EtagMatch};
 use crate::multipart::Consumed;
 use crate::pieces::{self, INLINE_MAX_SIZE, NewPiece};
@@ -69,6 +70,15 @@ pub struct PutParams {
     pub tags: Option<Vec<(String, String)>>,
     /// The encryption asked for; `None` takes the bucket's default.
     pub sse: Option<SseRequest>,
+    /// `x-amz-acl` / `x-amz-grant-*`.
+    pub acl: Option<AclSpec>,
+    /// The writer's account: it owns the new object unless that is the
+    /// bucket owner or the bucket's Object Ownership says otherwise.
+    pub writer: Option<String>,
+    /// `x-amz-object-lock-mode` with `-retain-until-date`.
+    pub retention: Option<Retention>,
+    /// `x-amz-object-lock-legal-hold`.
+    pub legal_hold: Option<bool>,
 }
 
 impl PutParams {
@@ -83,6 +93,10 @@ impl PutParams {
             if_none_match: None,
             tags: None,
             sse: None,
+            acl: None,
+            writer: None,
+            retention: None,
+            legal_hold: None,
         }
     }
 }
@@ -293,6 +307,11 @@ impl Engine {
             params.if_none_match.as_ref(),
         )?;
         let (sse, data_key) = self.new_data_key(&bucket_rec, params.sse.as_ref())?;
+        let (owner, acl) = self
+            .new_object_acl(&bucket_rec, params.writer.as_deref(), params.acl.as_ref())
+            .await?;
+        let (retention, legal_hold) =
+            crate::lock::for_new_version(&bucket_rec, params.retention, params.legal_hold)?;
         let received = self
             .receive(
                 body,
@@ -318,8 +337,10 @@ impl Engine {
             tags: sorted_tags(params.tags.unwrap_or_default()),
             upload_id: None,
             sse: Some(sse),
-            owner: None,
-            acl: None,
+            owner,
+            acl,
+            retention,
+            legal_hold,
         };
         self.commit_object(
             bucket,
@@ -615,13 +636,27 @@ impl Engine {
         key: &str,
         version_id: Option<&str>,
     ) -> Result<Deleted, EngineError> {
+        self.delete_object_with(bucket, key, version_id, false)
+            .await
+    }
+
+    /// [`Self::delete_object`]; `bypass_governance` lifts governance-mode
+    /// retention (x-amz-bypass-governance-retention), once the caller has
+    /// been allowed s3:BypassGovernanceRetention.
+    pub async fn delete_object_with(
+        &self,
+        bucket: &str,
+        key: &str,
+        version_id: Option<&str>,
+        bypass_governance: bool,
+    ) -> Result<Deleted, EngineError> {
         let (b, k, v) = versions::target(bucket, key, version_id)?;
         let (deleted, released) = self
             .meta()
             .write(move |tx| -> Result<_, EngineError> {
                 let bucket = versions::read_bucket(tx, &b)?;
                 match &v {
-                    Some(v) => versions::delete_version(tx, &b, &k, v),
+                    Some(v) => versions::delete_version(tx, &b, &k, v, bypass_governance),
                     None => Ok(versions::delete_latest(tx, &bucket, &k)?),
                 }
             })
@@ -676,6 +711,18 @@ impl Engine {
             .read_object(source, 0..source.size, source_key.as_ref())
             .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
         let (sse, data_key) = self.new_data_key(&dst_bucket_rec, replacement.sse.as_ref())?;
+        let (owner, acl) = self
+            .new_object_acl(
+                &dst_bucket_rec,
+                replacement.writer.as_deref(),
+                replacement.acl.as_ref(),
+            )
+            .await?;
+        let (retention, legal_hold) = crate::lock::for_new_version(
+            &dst_bucket_rec,
+            replacement.retention,
+            replacement.legal_hold,
+        )?;
         let received = self
             .receive(
                 Box::pin(data),
@@ -706,8 +753,10 @@ impl Engine {
             tags,
             upload_id: None,
             sse: Some(sse),
-            owner: None,
-            acl: None,
+            owner,
+            acl,
+            retention,
+            legal_hold,
         };
         let record = self
             .commit_object(

@@ -246,6 +246,8 @@ pub(crate) fn delete_latest(
         sse: None,
         owner: None,
         acl: None,
+        retention: None,
+        legal_hold: false,
     };
     let released = install(tx, bucket, key, &mut marker)?;
     Ok((
@@ -265,6 +267,7 @@ pub(crate) fn delete_version(
     bucket: &str,
     key: &str,
     version_id: &str,
+    bypass_governance: bool,
 ) -> Result<(Deleted, Vec<String>), EngineError> {
     let Some(victim) = find(tx, bucket, key, version_id)? else {
         return Ok((
@@ -275,6 +278,7 @@ pub(crate) fn delete_version(
             Vec::new(),
         ));
     };
+    crate::lock::check_deletable(&victim, bypass_governance)?;
     let okey = keys::object(bucket, key);
     let was_current = current(tx, bucket, key)?.is_some_and(|c| c.stamp == victim.stamp);
     if was_current {

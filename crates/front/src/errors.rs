@@ -49,6 +49,30 @@ pub(crate) fn to_s3_error(e: EngineError) -> S3Error {
             Some(StatusCode::INSUFFICIENT_STORAGE),
         ),
         EngineError::NoSuchBucketPolicy => (C::NoSuchBucketPolicy, None),
+        EngineError::InvalidBucketState(_) => (C::InvalidBucketState, None),
+        EngineError::ObjectLockConfigurationNotFound => (
+            C::Custom("ObjectLockConfigurationNotFoundError".into()),
+            Some(StatusCode::NOT_FOUND),
+        ),
+        EngineError::NoSuchObjectLockConfiguration => (
+            C::Custom("NoSuchObjectLockConfiguration".into()),
+            Some(StatusCode::NOT_FOUND),
+        ),
+        EngineError::InvalidRetentionPeriod => (
+            C::Custom("InvalidRetentionPeriod".into()),
+            Some(StatusCode::BAD_REQUEST),
+        ),
+        EngineError::InvalidBucketAclWithObjectOwnership => (
+            C::Custom("InvalidBucketAclWithObjectOwnership".into()),
+            Some(StatusCode::BAD_REQUEST),
+        ),
+        EngineError::AccessControlListNotSupported => (
+            C::Custom("AccessControlListNotSupported".into()),
+            Some(StatusCode::BAD_REQUEST),
+        ),
+        EngineError::UnresolvableGrantByEmailAddress(_) => {
+            (C::UnresolvableGrantByEmailAddress, None)
+        }
         EngineError::InvalidTag(_) => (
             C::Custom("InvalidTag".into()),
             Some(StatusCode::BAD_REQUEST),

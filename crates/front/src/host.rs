@@ -29,7 +29,7 @@ impl DomainHost {
     }
 
     /// The bucket a host names, if it is `BUCKET.DOMAIN`.
-    fn bucket_of(&self, host: &str) -> Option<String> {
+    pub(crate) fn bucket_of(&self, host: &str) -> Option<String> {
         let name = strip_port(host).trim_end_matches('.').to_ascii_lowercase();
         let bucket = name.strip_suffix(&self.domain)?.strip_suffix('.')?;
         (!bucket.is_empty()).then(|| bucket.to_owned())

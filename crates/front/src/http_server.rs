@@ -47,6 +47,8 @@ struct Shared {
     s3: s3s::service::S3Service,
     engine: Engine,
     root: RootCredentials,
+    /// For virtual-hosted-style bucket names outside s3s (CORS).
+    domain: Option<Arc<crate::host::DomainHost>>,
 }
 
 /// Whether the request arrived over TLS (`aws:SecureTransport`).
@@ -69,6 +71,12 @@ pub async fn serve(
         )?,
         engine: options.engine,
         root: options.root,
+        domain: options
+            .domain
+            .as_deref()
+            .map(crate::host::DomainHost::new)
+            .transpose()?
+            .map(Arc::new),
     };
     let graceful = Arc::new(GracefulShutdown::new());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -182,9 +190,25 @@ async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let slot = PrincipalSlot::default();
-    let close_after = expects_continue_without_body(&req);
+    let expect = expectation(&req);
+    let origin = req
+        .headers()
+        .get(http::header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let cors_request = origin.as_ref().map(|_| {
+        (
+            crate::cors::bucket_of(shared.domain.as_deref(), req.headers(), req.uri().path()),
+            req.headers().clone(),
+        )
+    });
 
-    let mut response = if req.uri().path() == "/-/health" {
+    let mut response = if method == http::Method::OPTIONS {
+        // Preflight requests are never signed.
+        let bucket =
+            crate::cors::bucket_of(shared.domain.as_deref(), req.headers(), req.uri().path());
+        crate::cors::preflight(&shared.engine, bucket, req.headers()).await
+    } else if req.uri().path() == "/-/health" {
         Response::new(Body::from(Bytes::from_static(b"ok\n")))
     } else if let Some(refusal) = check_presigned_expiry(req.uri()) {
         refusal
@@ -209,11 +233,33 @@ async fn handle(
     if response.status().is_client_error() || response.status().is_server_error() {
         response = with_request_id_in_body(response, &request_id).await;
     }
+    if let (Some(origin), Some((bucket, headers))) = (&origin, cors_request)
+        && method != http::Method::OPTIONS
+    {
+        crate::cors::decorate(
+            &shared.engine,
+            bucket,
+            origin,
+            &method,
+            &headers,
+            &mut response,
+        )
+        .await;
+    }
     if let Ok(v) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-amz-request-id", v.clone());
         response.headers_mut().insert("x-amz-id-2", v);
     }
-    if close_after {
+    // A final response to an `Expect: 100-continue` request that may not
+    // have read the body closes the connection (RFC 9110 10.1.1): the
+    // client may or may not send that body, so the next bytes on the
+    // connection are not known to start a request. Without this, hyper
+    // can drain the start of the client's next request as the rest of the
+    // body. Empty bodies get no 100 Continue from hyper (allowed), which
+    // botocore mishandles on a reused connection, stalling its next upload.
+    if expect == Expectation::EmptyBody
+        || (expect == Expectation::Body && !response.status().is_success())
+    {
         response
             .headers_mut()
             .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
@@ -245,18 +291,30 @@ async fn handle(
     Ok(response)
 }
 
-/// A request with `Expect: 100-continue` and an empty body. hyper rightly
-/// answers those without a `100 Continue` (RFC 9110 allows it), but botocore
-/// then keeps the early response's status on the connection and misreads the
-/// next response on it, stalling the next upload until its read timeout. S3
-/// clients' uploads of empty files trip this, so such a response closes its
-/// connection, which resets the client's state.
-fn expects_continue_without_body(req: &Request<Incoming>) -> bool {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expectation {
+    None,
+    /// `Expect: 100-continue` with `Content-Length: 0`.
+    EmptyBody,
+    /// `Expect: 100-continue` with a body.
+    Body,
+}
+
+fn expectation(req: &Request<Incoming>) -> Expectation {
     let h = req.headers();
-    h.get(http::header::EXPECT)
+    if !h
+        .get(http::header::EXPECT)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"))
-        && h.get(http::header::CONTENT_LENGTH)
-            .is_some_and(|v| v.as_bytes() == b"0")
+    {
+        return Expectation::None;
+    }
+    if h.get(http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() == b"0")
+    {
+        Expectation::EmptyBody
+    } else {
+        Expectation::Body
+    }
 }
 
 /// IAM (and later STS) Query API requests: `POST /` signed for the `iam`
@@ -432,7 +490,17 @@ fn check_presigned_expiry(uri: &http::Uri) -> Option<Response<Body>> {
     }
 }
 
-fn xml_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+/// An engine error as an S3 XML error response, outside s3s.
+pub(crate) fn engine_error(e: coffer_engine::EngineError) -> Response<Body> {
+    let s3 = crate::errors::to_s3_error(e);
+    let status = s3
+        .status_code()
+        .or_else(|| s3.code().status_code())
+        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    xml_error(status, s3.code().as_str(), s3.message().unwrap_or_default())
+}
+
+pub(crate) fn xml_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>{message}</Message></Error>"
     );

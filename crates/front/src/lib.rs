@@ -9,6 +9,7 @@
 //! ```
 
 mod access;
+mod cors;
 mod errors;
 mod host;
 mod http_server;

@@ -164,6 +164,30 @@ pub static S3_ACTIONS: &[ActionRow] = &[
         None,
         Bucket,
     ),
+    row(
+        "PutObjectLockConfiguration",
+        "s3:PutBucketObjectLockConfiguration",
+        None,
+        Bucket,
+    ),
+    row(
+        "GetObjectLockConfiguration",
+        "s3:GetBucketObjectLockConfiguration",
+        None,
+        Bucket,
+    ),
+    row("PutObjectRetention", "s3:PutObjectRetention", None, Object),
+    row("GetObjectRetention", "s3:GetObjectRetention", None, Object),
+    row("PutObjectLegalHold", "s3:PutObjectLegalHold", None, Object),
+    row("GetObjectLegalHold", "s3:GetObjectLegalHold", None, Object),
+    // Not an operation: checked in addition when a request sets
+    // x-amz-bypass-governance-retention.
+    row(
+        "BypassGovernanceRetention",
+        "s3:BypassGovernanceRetention",
+        None,
+        Object,
+    ),
     row("GetBucketLogging", "s3:GetBucketLogging", None, Bucket),
     row(
         "GetBucketRequestPayment",

@@ -218,6 +218,19 @@ pub struct Policy {
 }
 
 impl Policy {
+    /// Whether the policy grants access to everyone: an `Allow` whose
+    /// principal is `"*"` and that no condition narrows (the public access
+    /// block's notion of a public policy, simplified: any condition counts
+    /// as narrowing).
+    pub fn is_public(&self) -> bool {
+        self.statements.iter().any(|st| {
+            st.effect == Effect::Allow
+                && st.condition.clauses.is_empty()
+                && matches!(&st.principal, Some(PrincipalSet::Principal(entries))
+                    if entries.contains(&PrincipalEntry::Everyone))
+        })
+    }
+
     /// Parses a policy document, checking what is wrong in any use.
     pub fn parse(text: &str) -> Result<Self, PolicyError> {
         let doc: Value = serde_json::from_str(text)

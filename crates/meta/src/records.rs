@@ -56,6 +56,11 @@ pub struct BucketRecord {
     pub ownership: Option<ObjectOwnership>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub public_access_block: Option<PublicAccessBlock>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cors: Option<Vec<CorsRule>>,
+    /// Set when the bucket was created with Object Lock.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<ObjectLockConfig>,
 }
 
 /// A bucket's versioning state once it has been configured.
@@ -154,6 +159,54 @@ pub struct PublicAccessBlock {
     pub ignore_public_acls: bool,
     pub block_public_policy: bool,
     pub restrict_public_buckets: bool,
+}
+
+/// S3 Object Lock retention modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LockMode {
+    /// Privileged users may shorten or lift it (x-amz-bypass-governance-retention).
+    Governance,
+    /// Nobody may shorten or lift it until it ends.
+    Compliance,
+}
+
+/// A version's retention: locked in `mode` until `until_ms`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retention {
+    pub mode: LockMode,
+    pub until_ms: i64,
+}
+
+/// A bucket's default retention for new versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DefaultRetention {
+    pub mode: LockMode,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub years: Option<i32>,
+}
+
+/// Object Lock, enabled when a bucket is created.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectLockConfig {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_retention: Option<DefaultRetention>,
+}
+
+/// One rule of a bucket's CORS configuration.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CorsRule {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age_seconds: Option<i32>,
 }
 
 /// A bucket's default encryption (PutBucketEncryption).
@@ -259,6 +312,11 @@ pub struct ObjectRecord {
     /// The object's ACL; `None` is its owner's full control alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<Vec<AclGrant>>,
+    /// Object Lock retention of this version.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
 }
 
 impl ObjectRecord {
@@ -293,6 +351,11 @@ pub struct UploadRecord {
     pub owner: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub acl: Option<Vec<AclGrant>>,
+    /// Object Lock settings the completed object gets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Retention>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legal_hold: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -461,6 +524,8 @@ mod tests {
             acl: None,
             ownership: None,
             public_access_block: None,
+            cors: None,
+            object_lock: None,
         };
         let enc = encode(&b);
         assert_eq!(enc[0], RECORD_V1);

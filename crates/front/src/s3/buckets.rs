@@ -4,7 +4,8 @@ use coffer_engine::{BucketEncryption, Engine, SseMode, Versioning};
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
-use super::convert::{bucket_owner, owner, principal, ts};
+use super::acl::{self, acl_spec_of};
+use super::convert::{owner, principal, ts};
 use crate::errors::to_s3_error;
 
 pub async fn list_buckets(
@@ -67,8 +68,24 @@ pub async fn create_bucket(
         .as_ref()
         .and_then(|c| c.location_constraint.as_ref())
         .map(|l| l.as_str().to_owned());
+    let i = &req.input;
+    let acl_spec = acl_spec_of!(bucket i)?;
+    let ownership = i
+        .object_ownership
+        .as_ref()
+        .map(super::acl::ownership_of)
+        .transpose()?;
     let b = engine
-        .create_bucket(&p, &req.input.bucket, location.as_deref())
+        .create_bucket_with(
+            &p,
+            &i.bucket,
+            location.as_deref(),
+            coffer_engine::BucketOptions {
+                acl: acl_spec,
+                ownership,
+                object_lock: i.object_lock_enabled_for_bucket.unwrap_or(false),
+            },
+        )
         .await
         .map_err(to_s3_error)?;
     Ok(S3Response::new(CreateBucketOutput {
@@ -176,49 +193,8 @@ pub async fn put_bucket_versioning(
     Ok(S3Response::new(PutBucketVersioningOutput::default()))
 }
 
-fn owner_full_control(o: Owner) -> Vec<Grant> {
-    vec![Grant {
-        grantee: Some(Grantee {
-            display_name: o.display_name,
-            email_address: None,
-            id: o.id,
-            type_: Type::from_static(Type::CANONICAL_USER),
-            uri: None,
-        }),
-        permission: Some(Permission::from_static(Permission::FULL_CONTROL)),
-    }]
-}
-
 /// Buckets and objects are private to their owner (ACLs arrive with the
 /// completeness issue): the owner holds FULL_CONTROL and nobody else anything.
-pub async fn get_bucket_acl(
-    engine: &Engine,
-    req: S3Request<GetBucketAclInput>,
-) -> S3Result<S3Response<GetBucketAclOutput>> {
-    let o = bucket_owner(engine, &req.input.bucket).await?;
-    Ok(S3Response::new(GetBucketAclOutput {
-        grants: Some(owner_full_control(o.clone())),
-        owner: Some(o),
-    }))
-}
-
-pub async fn get_object_acl(
-    engine: &Engine,
-    req: S3Request<GetObjectAclInput>,
-) -> S3Result<S3Response<GetObjectAclOutput>> {
-    let i = &req.input;
-    engine
-        .get_object_version(&i.bucket, &i.key, i.version_id.as_deref())
-        .await
-        .map_err(to_s3_error)?;
-    let o = bucket_owner(engine, &req.input.bucket).await?;
-    Ok(S3Response::new(GetObjectAclOutput {
-        grants: Some(owner_full_control(o.clone())),
-        owner: Some(o),
-        request_charged: None,
-    }))
-}
-
 /// Bucket configurations that cannot be set yet are absent: S3 answers such
 /// a GET with its "no such configuration" error, which clients expect.
 pub async fn no_configuration<T>(
@@ -366,4 +342,89 @@ pub async fn delete_bucket_encryption(
         DeleteBucketEncryptionOutput::default(),
         http::StatusCode::NO_CONTENT,
     ))
+}
+
+pub async fn get_bucket_cors(
+    engine: &Engine,
+    req: S3Request<GetBucketCorsInput>,
+) -> S3Result<S3Response<GetBucketCorsOutput>> {
+    let b = engine
+        .head_bucket(&req.input.bucket)
+        .await
+        .map_err(to_s3_error)?;
+    let Some(rules) = b.cors else {
+        return no_configuration(engine, &b.name, S3ErrorCode::NoSuchCORSConfiguration).await;
+    };
+    let cors_rules = rules
+        .into_iter()
+        .map(|r| CORSRule {
+            allowed_headers: (!r.allowed_headers.is_empty()).then_some(r.allowed_headers),
+            allowed_methods: r.allowed_methods,
+            allowed_origins: r.allowed_origins,
+            expose_headers: (!r.expose_headers.is_empty()).then_some(r.expose_headers),
+            id: r.id,
+            max_age_seconds: r.max_age_seconds,
+        })
+        .collect();
+    Ok(S3Response::new(GetBucketCorsOutput {
+        cors_rules: Some(cors_rules),
+    }))
+}
+
+pub async fn put_bucket_cors(
+    engine: &Engine,
+    req: S3Request<PutBucketCorsInput>,
+) -> S3Result<S3Response<PutBucketCorsOutput>> {
+    let i = req.input;
+    let rules = i
+        .cors_configuration
+        .cors_rules
+        .into_iter()
+        .map(|r| coffer_engine::CorsRule {
+            id: r.id,
+            allowed_origins: r.allowed_origins,
+            allowed_methods: r.allowed_methods,
+            allowed_headers: r.allowed_headers.unwrap_or_default(),
+            expose_headers: r.expose_headers.unwrap_or_default(),
+            max_age_seconds: r.max_age_seconds,
+        })
+        .collect();
+    engine
+        .set_bucket_cors(&i.bucket, Some(rules))
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::new(PutBucketCorsOutput::default()))
+}
+
+pub async fn delete_bucket_cors(
+    engine: &Engine,
+    req: S3Request<DeleteBucketCorsInput>,
+) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+    engine
+        .set_bucket_cors(&req.input.bucket, None)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::with_status(
+        DeleteBucketCorsOutput::default(),
+        http::StatusCode::NO_CONTENT,
+    ))
+}
+
+/// Whether the bucket policy makes the bucket public. (S3 answers
+/// NoSuchBucketPolicy without a policy; a bucket without one is reported
+/// as not public, which is what the question asks.)
+pub async fn get_bucket_policy_status(
+    engine: &Engine,
+    req: S3Request<GetBucketPolicyStatusInput>,
+) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+    let b = engine
+        .head_bucket(&req.input.bucket)
+        .await
+        .map_err(to_s3_error)?;
+    let is_public = b.policy.as_deref().is_some_and(Engine::policy_is_public);
+    Ok(S3Response::new(GetBucketPolicyStatusOutput {
+        policy_status: Some(PolicyStatus {
+            is_public: Some(is_public),
+        }),
+    }))
 }

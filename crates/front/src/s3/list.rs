@@ -9,6 +9,40 @@ use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 use super::convert::*;
 use crate::errors::to_s3_error;
 
+/// The owners of a page's objects: the bucket owner, and the accounts that
+/// wrote objects into someone else's bucket.
+struct Owners {
+    bucket: Owner,
+    writers: std::collections::HashMap<String, Owner>,
+}
+
+impl Owners {
+    async fn load<'a>(
+        engine: &Engine,
+        bucket: &str,
+        records: impl Iterator<Item = &'a coffer_engine::ObjectRecord>,
+    ) -> S3Result<Self> {
+        let mut writers = std::collections::HashMap::new();
+        for id in records.filter_map(|r| r.owner.as_deref()) {
+            if !writers.contains_key(id) {
+                writers.insert(id.to_owned(), owner(engine, id).await?);
+            }
+        }
+        Ok(Self {
+            bucket: bucket_owner(engine, bucket).await?,
+            writers,
+        })
+    }
+
+    fn of(&self, rec: &coffer_engine::ObjectRecord) -> Owner {
+        rec.owner
+            .as_ref()
+            .and_then(|w| self.writers.get(w))
+            .unwrap_or(&self.bucket)
+            .clone()
+    }
+}
+
 fn common_prefixes(list: Vec<String>, url: bool) -> Vec<CommonPrefix> {
     list.into_iter()
         .map(|p| CommonPrefix {
@@ -36,7 +70,7 @@ pub async fn list_objects(
         )
         .await
         .map_err(to_s3_error)?;
-    let owner = Some(bucket_owner(engine, &i.bucket).await?);
+    let owners = Owners::load(engine, &i.bucket, page.objects.iter().map(|(_, o)| o)).await?;
     let has_delimiter = i.delimiter.as_deref().is_some_and(|d| !d.is_empty());
     Ok(S3Response::new(ListObjectsOutput {
         name: Some(i.bucket),
@@ -54,7 +88,7 @@ pub async fn list_objects(
         contents: Some(
             page.objects
                 .into_iter()
-                .map(|(k, o)| object_entry(k, &o, owner.clone(), url))
+                .map(|(k, o)| object_entry(k, &o, Some(owners.of(&o)), url))
                 .collect(),
         ),
         common_prefixes: Some(common_prefixes(page.common_prefixes, url)),
@@ -104,8 +138,10 @@ pub async fn list_objects_v2(
         )
         .await
         .map_err(to_s3_error)?;
-    let owner = match i.fetch_owner {
-        Some(true) => Some(bucket_owner(engine, &i.bucket).await?),
+    let owners = match i.fetch_owner {
+        Some(true) => {
+            Some(Owners::load(engine, &i.bucket, page.objects.iter().map(|(_, o)| o)).await?)
+        }
         _ => None,
     };
     let key_count = page.objects.len() + page.common_prefixes.len();
@@ -123,7 +159,10 @@ pub async fn list_objects_v2(
         contents: Some(
             page.objects
                 .into_iter()
-                .map(|(k, o)| object_entry(k, &o, owner.clone(), url))
+                .map(|(k, o)| {
+                    let owner = owners.as_ref().map(|w| w.of(&o));
+                    object_entry(k, &o, owner, url)
+                })
                 .collect(),
         ),
         common_prefixes: Some(common_prefixes(page.common_prefixes, url)),
@@ -167,7 +206,7 @@ pub async fn list_object_versions(
         )
         .await
         .map_err(to_s3_error)?;
-    let owner = Some(bucket_owner(engine, &i.bucket).await?);
+    let owners = Owners::load(engine, &i.bucket, page.versions.iter().map(|v| &v.record)).await?;
     let mut versions = Vec::new();
     let mut delete_markers = Vec::new();
     for v in page.versions {
@@ -177,7 +216,7 @@ pub async fn list_object_versions(
                 is_latest: Some(v.is_latest),
                 key: Some(maybe_encode(&v.key, url)),
                 last_modified: Some(ts(o.last_modified_ms)),
-                owner: owner.clone(),
+                owner: Some(owners.of(&o)),
                 version_id: Some(o.version_id),
             });
             continue;
@@ -192,7 +231,7 @@ pub async fn list_object_versions(
             is_latest: Some(v.is_latest),
             key: Some(maybe_encode(&v.key, url)),
             last_modified: Some(ts(o.last_modified_ms)),
-            owner: owner.clone(),
+            owner: Some(owners.of(&o)),
             restore_status: None,
             size: Some(i64::try_from(o.size).unwrap_or(i64::MAX)),
             storage_class: Some(ObjectVersionStorageClass::from_static(

@@ -1,10 +1,12 @@
 //! The S3 operations: translate s3s's typed requests into engine calls and
 //! engine results into s3s's typed responses. No storage logic lives here.
 
+mod acl;
 mod buckets;
 mod convert;
 pub(crate) use convert::http_date;
 mod list;
+mod lock;
 mod multipart;
 mod objects;
 mod sse;
@@ -83,14 +85,56 @@ impl S3 for CofferS3 {
         &self,
         req: S3Request<GetBucketAclInput>,
     ) -> S3Result<S3Response<GetBucketAclOutput>> {
-        buckets::get_bucket_acl(&self.engine, req).await
+        acl::get_bucket_acl(&self.engine, req).await
+    }
+
+    async fn put_bucket_acl(
+        &self,
+        req: S3Request<PutBucketAclInput>,
+    ) -> S3Result<S3Response<PutBucketAclOutput>> {
+        acl::put_bucket_acl(&self.engine, req).await
+    }
+
+    async fn put_object_acl(
+        &self,
+        req: S3Request<PutObjectAclInput>,
+    ) -> S3Result<S3Response<PutObjectAclOutput>> {
+        acl::put_object_acl(&self.engine, req).await
+    }
+
+    async fn put_bucket_ownership_controls(
+        &self,
+        req: S3Request<PutBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<PutBucketOwnershipControlsOutput>> {
+        acl::put_bucket_ownership_controls(&self.engine, req).await
+    }
+
+    async fn delete_bucket_ownership_controls(
+        &self,
+        req: S3Request<DeleteBucketOwnershipControlsInput>,
+    ) -> S3Result<S3Response<DeleteBucketOwnershipControlsOutput>> {
+        acl::delete_bucket_ownership_controls(&self.engine, req).await
+    }
+
+    async fn put_public_access_block(
+        &self,
+        req: S3Request<PutPublicAccessBlockInput>,
+    ) -> S3Result<S3Response<PutPublicAccessBlockOutput>> {
+        acl::put_public_access_block(&self.engine, req).await
+    }
+
+    async fn delete_public_access_block(
+        &self,
+        req: S3Request<DeletePublicAccessBlockInput>,
+    ) -> S3Result<S3Response<DeletePublicAccessBlockOutput>> {
+        acl::delete_public_access_block(&self.engine, req).await
     }
 
     async fn get_object_acl(
         &self,
         req: S3Request<GetObjectAclInput>,
     ) -> S3Result<S3Response<GetObjectAclOutput>> {
-        buckets::get_object_acl(&self.engine, req).await
+        acl::get_object_acl(&self.engine, req).await
     }
 
     async fn get_bucket_policy(
@@ -118,12 +162,21 @@ impl S3 for CofferS3 {
         &self,
         req: S3Request<GetBucketCorsInput>,
     ) -> S3Result<S3Response<GetBucketCorsOutput>> {
-        buckets::no_configuration(
-            &self.engine,
-            &req.input.bucket,
-            s3s::S3ErrorCode::NoSuchCORSConfiguration,
-        )
-        .await
+        buckets::get_bucket_cors(&self.engine, req).await
+    }
+
+    async fn put_bucket_cors(
+        &self,
+        req: S3Request<PutBucketCorsInput>,
+    ) -> S3Result<S3Response<PutBucketCorsOutput>> {
+        buckets::put_bucket_cors(&self.engine, req).await
+    }
+
+    async fn delete_bucket_cors(
+        &self,
+        req: S3Request<DeleteBucketCorsInput>,
+    ) -> S3Result<S3Response<DeleteBucketCorsOutput>> {
+        buckets::delete_bucket_cors(&self.engine, req).await
     }
 
     async fn get_bucket_lifecycle_configuration(
@@ -142,24 +195,14 @@ impl S3 for CofferS3 {
         &self,
         req: S3Request<GetBucketOwnershipControlsInput>,
     ) -> S3Result<S3Response<GetBucketOwnershipControlsOutput>> {
-        buckets::no_configuration(
-            &self.engine,
-            &req.input.bucket,
-            s3s::S3ErrorCode::OwnershipControlsNotFoundError,
-        )
-        .await
+        acl::get_bucket_ownership_controls(&self.engine, req).await
     }
 
     async fn get_public_access_block(
         &self,
         req: S3Request<GetPublicAccessBlockInput>,
     ) -> S3Result<S3Response<GetPublicAccessBlockOutput>> {
-        buckets::no_configuration(
-            &self.engine,
-            &req.input.bucket,
-            s3s::S3ErrorCode::Custom("NoSuchPublicAccessBlockConfiguration".into()),
-        )
-        .await
+        acl::get_public_access_block(&self.engine, req).await
     }
 
     async fn get_bucket_encryption(
@@ -314,5 +357,54 @@ impl S3 for CofferS3 {
         req: S3Request<ListMultipartUploadsInput>,
     ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
         multipart::list_uploads(&self.engine, req).await
+    }
+
+    async fn put_object_lock_configuration(
+        &self,
+        req: S3Request<PutObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<PutObjectLockConfigurationOutput>> {
+        lock::put_object_lock_configuration(&self.engine, req).await
+    }
+
+    async fn get_object_lock_configuration(
+        &self,
+        req: S3Request<GetObjectLockConfigurationInput>,
+    ) -> S3Result<S3Response<GetObjectLockConfigurationOutput>> {
+        lock::get_object_lock_configuration(&self.engine, req).await
+    }
+
+    async fn put_object_retention(
+        &self,
+        req: S3Request<PutObjectRetentionInput>,
+    ) -> S3Result<S3Response<PutObjectRetentionOutput>> {
+        lock::put_object_retention(&self.engine, req).await
+    }
+
+    async fn get_object_retention(
+        &self,
+        req: S3Request<GetObjectRetentionInput>,
+    ) -> S3Result<S3Response<GetObjectRetentionOutput>> {
+        lock::get_object_retention(&self.engine, req).await
+    }
+
+    async fn put_object_legal_hold(
+        &self,
+        req: S3Request<PutObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<PutObjectLegalHoldOutput>> {
+        lock::put_object_legal_hold(&self.engine, req).await
+    }
+
+    async fn get_object_legal_hold(
+        &self,
+        req: S3Request<GetObjectLegalHoldInput>,
+    ) -> S3Result<S3Response<GetObjectLegalHoldOutput>> {
+        lock::get_object_legal_hold(&self.engine, req).await
+    }
+
+    async fn get_bucket_policy_status(
+        &self,
+        req: S3Request<GetBucketPolicyStatusInput>,
+    ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
+        buckets::get_bucket_policy_status(&self.engine, req).await
     }
 }

@@ -7,6 +7,7 @@ use coffer_types::ChecksumAlgorithm as Algo;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
+use super::acl::{self, acl_spec_of};
 use super::convert::*;
 use super::objects::{authorize_copy_source, copy_source, copy_source_conditions, expected_size};
 use super::sse::{self, customer_key_of};
@@ -18,6 +19,13 @@ pub async fn create(
     allow_http_sse_c: bool,
 ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
     let customer = customer_key_of!(req, allow_http_sse_c, sse_customer)?;
+    let acl_spec = acl_spec_of!(object req.input)?;
+    let writer = acl::writer(&req);
+    let (retention, legal_hold) = super::lock::write_headers(
+        req.input.object_lock_mode.as_ref(),
+        req.input.object_lock_retain_until_date.as_ref(),
+        req.input.object_lock_legal_hold_status.as_ref(),
+    )?;
     let i = req.input;
     let sse_request = sse::write_request(
         i.server_side_encryption.as_ref(),
@@ -65,7 +73,7 @@ pub async fn create(
         i.expires.as_ref(),
     );
     let up = engine
-        .create_multipart_upload(
+        .create_multipart_upload_with(
             &i.bucket,
             &i.key,
             headers,
@@ -73,6 +81,12 @@ pub async fn create(
             checksum,
             tagging_header(i.tagging.as_deref())?.unwrap_or_default(),
             sse_request,
+            coffer_engine::UploadOptions {
+                writer,
+                acl: acl_spec,
+                retention,
+                legal_hold,
+            },
         )
         .await
         .map_err(to_s3_error)?;

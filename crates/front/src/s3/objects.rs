@@ -9,7 +9,9 @@ use futures::TryStreamExt;
 use s3s::dto::*;
 use s3s::{S3Error, S3ErrorCode, S3Request, S3Response, S3Result};
 
+use super::acl::{self, acl_spec_of};
 use super::convert::*;
+use super::lock;
 use super::sse::{self, customer_key_of};
 use crate::errors::to_s3_error;
 
@@ -41,6 +43,13 @@ pub async fn put_object(
     let if_match = etag_match_header(&req, "if-match", req.input.if_match.as_ref());
     let if_none_match = etag_match_header(&req, "if-none-match", req.input.if_none_match.as_ref());
     let tags = tagging_header(req.input.tagging.as_deref())?;
+    let acl_spec = acl_spec_of!(object req.input)?;
+    let writer = acl::writer(&req);
+    let (retention, legal_hold) = lock::write_headers(
+        req.input.object_lock_mode.as_ref(),
+        req.input.object_lock_retain_until_date.as_ref(),
+        req.input.object_lock_legal_hold_status.as_ref(),
+    )?;
     let input = req.input;
     let params = PutParams {
         headers: object_headers(
@@ -63,6 +72,10 @@ pub async fn put_object(
             input.ssekms_key_id.as_deref(),
             customer,
         )?,
+        acl: acl_spec,
+        writer,
+        retention,
+        legal_hold,
     };
     let stored = engine
         .put_object(&input.bucket, &input.key, params, body_of(input.body))
@@ -242,7 +255,11 @@ macro_rules! object_output {
         let h = &v.rec.headers;
         let c = v.checksums;
         let e = sse::sse_fields(v.rec.sse.as_ref());
+        let l = lock::read_fields(&v.rec);
         $ty {
+            object_lock_mode: l.mode,
+            object_lock_retain_until_date: l.until,
+            object_lock_legal_hold_status: l.legal_hold,
             server_side_encryption: e.server_side_encryption,
             sse_customer_algorithm: e.sse_customer_algorithm,
             sse_customer_key_md5: e.sse_customer_key_md5,
@@ -320,8 +337,16 @@ pub async fn delete_object(
     req: S3Request<DeleteObjectInput>,
 ) -> S3Result<S3Response<DeleteObjectOutput>> {
     let i = &req.input;
+    let bypass = may_bypass_governance(
+        engine,
+        &req,
+        &i.bucket,
+        &i.key,
+        i.bypass_governance_retention,
+    )
+    .await;
     let deleted = engine
-        .delete_object(&i.bucket, &i.key, i.version_id.as_deref())
+        .delete_object_with(&i.bucket, &i.key, i.version_id.as_deref(), bypass)
         .await
         .map_err(to_s3_error)?;
     Ok(S3Response::with_status(
@@ -332,6 +357,30 @@ pub async fn delete_object(
         },
         http::StatusCode::NO_CONTENT,
     ))
+}
+
+/// Whether a request's x-amz-bypass-governance-retention counts: only for
+/// callers allowed s3:BypassGovernanceRetention; for others it is ignored,
+/// so the retention holds.
+pub(super) async fn may_bypass_governance<T>(
+    engine: &Engine,
+    req: &S3Request<T>,
+    bucket: &str,
+    key: &str,
+    asked: Option<bool>,
+) -> bool {
+    if asked != Some(true) {
+        return false;
+    }
+    let conditions = request_conditions(req);
+    let access = AccessRequest {
+        operation: "BypassGovernanceRetention",
+        bucket: Some(bucket),
+        key: Some(key),
+        has_version_id: false,
+        conditions: &conditions,
+    };
+    engine.authorize(&principal(req), access).await.is_ok()
 }
 
 pub async fn delete_objects(
@@ -365,8 +414,19 @@ pub async fn delete_objects(
         };
         let result = match engine.authorize(&p, access).await {
             Ok(()) => {
+                let bypass = input.bypass_governance_retention == Some(true)
+                    && engine
+                        .authorize(
+                            &p,
+                            AccessRequest {
+                                operation: "BypassGovernanceRetention",
+                                ..access
+                            },
+                        )
+                        .await
+                        .is_ok();
                 engine
-                    .delete_object(&input.bucket, &o.key, o.version_id.as_deref())
+                    .delete_object_with(&input.bucket, &o.key, o.version_id.as_deref(), bypass)
                     .await
             }
             Err(e) => Err(e),
@@ -468,6 +528,13 @@ pub async fn copy_object(
 ) -> S3Result<S3Response<CopyObjectOutput>> {
     let customer = customer_key_of!(req, allow_http_sse_c, sse_customer)?;
     let source_customer = customer_key_of!(req, allow_http_sse_c, copy_source_sse_customer)?;
+    let acl_spec = acl_spec_of!(object req.input)?;
+    let writer = acl::writer(&req);
+    let (retention, legal_hold) = lock::write_headers(
+        req.input.object_lock_mode.as_ref(),
+        req.input.object_lock_retain_until_date.as_ref(),
+        req.input.object_lock_legal_hold_status.as_ref(),
+    )?;
     let (src_bucket, src_key, src_version) = copy_source(&req.input.copy_source)?;
     authorize_copy_source(engine, &req, &src_bucket, &src_key, src_version.as_deref()).await?;
     let i = &req.input;
@@ -520,6 +587,10 @@ pub async fn copy_object(
     };
     params.if_match = if_match;
     params.if_none_match = if_none_match;
+    params.acl = acl_spec;
+    params.writer = writer;
+    params.retention = retention;
+    params.legal_hold = legal_hold;
     params.sse = sse::write_request(
         input.server_side_encryption.as_ref(),
         input.ssekms_key_id.as_deref(),
