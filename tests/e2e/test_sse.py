@@ -621,9 +621,18 @@ def test_sse_c_multipart_upload(es3, ebucket):
     listed = es3.list_parts(Bucket=ebucket, Key="mp", UploadId=uid)["Parts"]
     assert [(p["PartNumber"], p["Size"]) for p in listed] == [(1, 5 * MiB), (2, MiB + 3)]
     # No checksum algorithm was named, so Complete needs no key (API_CompleteMultipartUpload).
+    # Completing an SSE-C upload takes its key (as S3 requires once parts
+    # carry checksums, which SDKs send by default).
+    with pytest.raises(ClientError) as ei:
+        es3.complete_multipart_upload(
+            Bucket=ebucket, Key="mp", UploadId=uid,
+            MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e}
+                                       for n, e in enumerate(etags, 1)]})
+    assert err(ei)[1] == 400
     es3.complete_multipart_upload(
         Bucket=ebucket, Key="mp", UploadId=uid,
-        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, 1)]})
+        MultipartUpload={"Parts": [{"PartNumber": n, "ETag": e} for n, e in enumerate(etags, 1)]},
+        **SSEC1)
     whole = b"".join(parts)
     got = es3.get_object(Bucket=ebucket, Key="mp", **SSEC1)
     assert hashlib.md5(got["Body"].read()).digest() == hashlib.md5(whole).digest()

@@ -58,9 +58,11 @@ impl AclSpec {
         }
     }
 
-    /// Whether the ACL would be exactly what BucketOwnerEnforced allows.
-    pub(crate) fn is_owner_only(&self) -> bool {
-        matches!(self, Self::Canned(c) if c == "private" || c == "bucket-owner-full-control")
+    /// Whether BucketOwnerEnforced accepts the ACL: only
+    /// `bucket-owner-full-control`, and `private` when creating a bucket.
+    pub(crate) fn is_owner_only(&self, creating_bucket: bool) -> bool {
+        matches!(self, Self::Canned(c)
+            if c == "bucket-owner-full-control" || (creating_bucket && c == "private"))
     }
 }
 
@@ -101,7 +103,9 @@ pub(crate) fn canned_grants(
     bucket_owner: &str,
 ) -> Result<Vec<AclGrant>, EngineError> {
     use AclPermission::*;
-    let mut g = vec![grant(Grantee::Account(owner.to_owned()), FullControl)];
+    // Group grants come first and the owner's last, the order S3 lists
+    // them in.
+    let mut g = Vec::new();
     match name {
         "private" | "aws-exec-read" => {}
         "public-read" => g.push(grant(Grantee::AllUsers, Read)),
@@ -130,6 +134,7 @@ pub(crate) fn canned_grants(
             )));
         }
     }
+    g.push(grant(Grantee::Account(owner.to_owned()), FullControl));
     Ok(g)
 }
 
@@ -209,8 +214,9 @@ impl Engine {
         spec: &AclSpec,
         bucket: &BucketRecord,
         owner: &str,
+        creating_bucket: bool,
     ) -> Result<Vec<AclGrant>, EngineError> {
-        if !acls_enabled(bucket) && !spec.is_owner_only() {
+        if !acls_enabled(bucket) && !spec.is_owner_only(creating_bucket) {
             return Err(EngineError::AccessControlListNotSupported);
         }
         let owner_id = self.account(owner).await?.canonical_id;
@@ -260,7 +266,7 @@ impl Engine {
             .map(str::to_owned);
         let acl = match spec {
             Some(s) => Some(
-                self.resolve_acl(s, bucket, owner.as_deref().unwrap_or(&bucket.owner))
+                self.resolve_acl(s, bucket, owner.as_deref().unwrap_or(&bucket.owner), false)
                     .await?,
             ),
             None => None,
@@ -329,7 +335,8 @@ mod tests {
         assert_eq!(g.len(), 3);
         assert!(is_public(&g));
         let g = canned_grants("bucket-owner-full-control", "writer", "owner").unwrap();
-        assert_eq!(g[1], grant(Grantee::Account("owner".into()), FullControl));
+        assert_eq!(g[0], grant(Grantee::Account("owner".into()), FullControl));
+        assert_eq!(g[1], grant(Grantee::Account("writer".into()), FullControl));
         assert_eq!(
             canned_grants("bucket-owner-read", "o", "o").unwrap().len(),
             1

@@ -12,6 +12,19 @@ use coffer_types::{BucketName, Principal};
 use crate::{Engine, EngineError, now_ms};
 
 impl Engine {
+    /// Every bucket of every account, in name order.
+    pub(crate) async fn all_buckets(&self) -> Result<Vec<BucketRecord>, EngineError> {
+        self.meta()
+            .read(move |tx| -> Result<_, MetaError> {
+                tx.range(Table::Buckets, b"", None, usize::MAX)?
+                    .iter()
+                    .map(|(_, v)| decode(v))
+                    .collect()
+            })
+            .await
+            .map_err(EngineError::from)
+    }
+
     /// Buckets owned by the caller's account, in name order.
     pub async fn list_buckets(
         &self,
@@ -97,16 +110,17 @@ impl Engine {
             cors: None,
             // Object Lock needs versioning, which then cannot be suspended.
             object_lock: object_lock.then(ObjectLockConfig::default),
+            lifecycle: None,
         };
         if object_lock {
             record.versioning = Some(Versioning::Enabled);
         }
         if let Some(spec) = &acl {
-            if !crate::acl::acls_enabled(&record) && !spec.is_owner_only() {
+            if !crate::acl::acls_enabled(&record) && !spec.is_owner_only(true) {
                 return Err(EngineError::InvalidBucketAclWithObjectOwnership);
             }
             let owner = record.owner.clone();
-            record.acl = Some(self.resolve_acl(spec, &record, &owner).await?);
+            record.acl = Some(self.resolve_acl(spec, &record, &owner, true).await?);
         }
         let rec = record;
         self.meta()
@@ -297,7 +311,7 @@ impl Engine {
 
     pub async fn put_bucket_acl(&self, bucket: &str, spec: AclSpec) -> Result<(), EngineError> {
         let b = self.head_bucket(bucket).await?;
-        let grants = self.resolve_acl(&spec, &b, &b.owner).await?;
+        let grants = self.resolve_acl(&spec, &b, &b.owner, false).await?;
         self.update_bucket(bucket, move |rec| {
             rec.acl = Some(grants.clone());
             Ok(())
@@ -372,7 +386,7 @@ impl Engine {
             .owner
             .clone()
             .unwrap_or_else(|| b.owner.clone());
-        let grants = self.resolve_acl(&spec, &b, &owner).await?;
+        let grants = self.resolve_acl(&spec, &b, &owner, false).await?;
         let stamp = current.record.stamp;
         let (bk, k) = (bucket.to_owned(), key.to_owned());
         let v = version_id.map(str::to_owned);

@@ -21,6 +21,7 @@ mod error;
 mod gc;
 mod groups;
 mod identity;
+pub mod lifecycle;
 mod list;
 mod lock;
 mod managed_policies;
@@ -58,10 +59,10 @@ pub use versions::{Deleted, NULL_VERSION, Versioned};
 
 pub use coffer_meta::records::{
     AccessKeyRecord, AccountRecord, AclGrant, AclPermission, BucketEncryption, BucketRecord,
-    ChecksumKind, CorsRule, DefaultRetention, Grantee, GroupRecord, LockMode, ManagedPolicyRecord,
-    ObjectHeaders, ObjectLockConfig, ObjectOwnership, ObjectPart, ObjectRecord, PartRecord,
-    PolicyVersionRecord, PublicAccessBlock, Retention, SseMode, StoredChecksum, StoredSse,
-    UploadRecord, UserRecord, Versioning,
+    ChecksumKind, CorsRule, DefaultRetention, Grantee, GroupRecord, LifecycleFilter, LifecycleRule,
+    LockMode, ManagedPolicyRecord, ObjectHeaders, ObjectLockConfig, ObjectOwnership, ObjectPart,
+    ObjectRecord, PartRecord, PolicyVersionRecord, PublicAccessBlock, Retention, SseMode,
+    StoredChecksum, StoredSse, UploadRecord, UserRecord, Versioning,
 };
 
 pub use acl::{ALL_USERS_URI, AUTHENTICATED_USERS_URI, AclSpec, GranteeSpec, LOG_DELIVERY_URI};
@@ -97,6 +98,7 @@ struct Inner {
     master_key: Option<MasterKey>,
     keyring: sse::Keyring,
     last_used: user_admin::LastUsed,
+    lifecycle_day: std::time::Duration,
 }
 
 /// How the engine is set up.
@@ -107,6 +109,9 @@ pub struct EngineOptions {
     pub master_key: Option<MasterKey>,
     /// The key ids of the local KMS key store (`aws/s3` always exists).
     pub kms_key_ids: Vec<String>,
+    /// How long a lifecycle "day" lasts (`None`: a real day); shorter for
+    /// tests.
+    pub lifecycle_day: Option<std::time::Duration>,
 }
 
 pub fn now_ms() -> i64 {
@@ -137,7 +142,7 @@ impl Engine {
         let options = EngineOptions {
             region,
             master_key,
-            kms_key_ids: Vec::new(),
+            ..EngineOptions::default()
         };
         Self::open_with(meta, blobs, options).await
     }
@@ -161,8 +166,10 @@ impl Engine {
                 master_key: options.master_key,
                 keyring,
                 last_used: user_admin::LastUsed::default(),
+                lifecycle_day: options.lifecycle_day.unwrap_or(lifecycle::REAL_DAY),
             }),
         };
+        engine.spawn_lifecycle_worker();
         let sweeper = engine.clone();
         tokio::spawn(async move {
             match sweeper.collect_orphans(started).await {
@@ -189,6 +196,10 @@ impl Engine {
 
     fn master_key(&self) -> Option<&MasterKey> {
         self.inner.master_key.as_ref()
+    }
+
+    fn lifecycle_day(&self) -> std::time::Duration {
+        self.inner.lifecycle_day
     }
 
     fn keyring(&self) -> &sse::Keyring {

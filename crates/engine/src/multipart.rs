@@ -160,6 +160,16 @@ impl Engine {
         Ok(upload)
     }
 
+    /// An upload in progress.
+    pub async fn upload(
+        &self,
+        bucket: &str,
+        key: &str,
+        upload_id: &str,
+    ) -> Result<UploadRecord, EngineError> {
+        self.upload_record(bucket, key, upload_id).await
+    }
+
     async fn upload_record(
         &self,
         bucket: &str,

@@ -391,6 +391,7 @@ impl Engine {
         consumed: Vec<Consumed>,
     ) -> Result<Versioned, EngineError> {
         let (b, k, rec) = (bucket.to_owned(), key.to_owned(), record.clone());
+        let day = self.lifecycle_day();
         let result = self
             .meta()
             .write(move |tx| -> Result<(Vec<String>, Versioned), EngineError> {
@@ -423,13 +424,7 @@ impl Engine {
                         }
                     }
                 }
-                Ok((
-                    replaced,
-                    Versioned {
-                        record: rec,
-                        versioning: bucket.versioning,
-                    },
-                ))
+                Ok((replaced, Versioned::of(rec, &bucket, &k, day)))
             })
             .await;
         match result {
@@ -464,6 +459,7 @@ impl Engine {
         version_id: Option<&str>,
     ) -> Result<Versioned, EngineError> {
         let (b, k, v) = versions::target(bucket, key, version_id)?;
+        let day = self.lifecycle_day();
         self.meta()
             .read(move |tx| -> Result<_, EngineError> {
                 let bucket = versions::read_bucket(tx, &b)?;
@@ -482,10 +478,7 @@ impl Engine {
                         last_modified_ms: record.last_modified_ms,
                     });
                 }
-                Ok(Versioned {
-                    record,
-                    versioning: bucket.versioning,
-                })
+                Ok(Versioned::of(record, &bucket, &k, day))
             })
             .await
     }
@@ -858,6 +851,7 @@ impl Engine {
     ) -> Result<Versioned, EngineError> {
         check_object_tags(&tags)?;
         let (b, k, v) = versions::target(bucket, key, version_id)?;
+        let day = self.lifecycle_day();
         self.meta()
             .write(move |tx| -> Result<Versioned, EngineError> {
                 let bucket = versions::read_bucket(tx, &b)?;
@@ -876,10 +870,7 @@ impl Engine {
                 };
                 record.tags = sorted_tags(tags.clone());
                 versions::update(tx, &b, &k, &record)?;
-                Ok(Versioned {
-                    record,
-                    versioning: bucket.versioning,
-                })
+                Ok(Versioned::of(record, &bucket, &k, day))
             })
             .await
     }

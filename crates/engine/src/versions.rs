@@ -188,9 +188,30 @@ pub(crate) fn install(
 pub struct Versioned {
     pub record: ObjectRecord,
     pub versioning: Option<Versioning>,
+    /// When a lifecycle rule expires this version as the current one, and
+    /// the rule's id (`x-amz-expiration`).
+    pub expiration: Option<(i64, String)>,
 }
 
 impl Versioned {
+    pub(crate) fn of(
+        record: ObjectRecord,
+        bucket: &BucketRecord,
+        key: &str,
+        day: std::time::Duration,
+    ) -> Self {
+        let expiration = bucket
+            .lifecycle
+            .as_deref()
+            .and_then(|rules| crate::lifecycle::expiration_of(rules, key, &record, day))
+            .map(|(at, id)| (at, id.to_owned()));
+        Self {
+            record,
+            versioning: bucket.versioning,
+            expiration,
+        }
+    }
+
     /// The `x-amz-version-id` a read sends, if any.
     pub fn version_id(&self) -> Option<String> {
         self.versioning.map(|_| self.record.version_id.clone())

@@ -113,6 +113,18 @@ impl S3Access for Access {
             )
             .await
             .map_err(to_s3_error)?;
+        // x-amz-expected-bucket-owner: the request only applies to a bucket
+        // of that account.
+        if let (Some(expected), Some(b)) = (
+            cx.headers()
+                .get("x-amz-expected-bucket-owner")
+                .and_then(|v| v.to_str().ok()),
+            bucket.as_deref(),
+        ) && let Ok(rec) = self.engine.bucket(b).await
+            && rec.owner != expected
+        {
+            return Err(s3s::s3_error!(AccessDenied, "Access Denied"));
+        }
         note_key_used(&self.engine, &self.root, &principal, "s3");
         cx.extensions_mut().insert(principal);
         cx.extensions_mut().insert(conditions);

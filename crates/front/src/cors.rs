@@ -107,6 +107,9 @@ pub(crate) async fn preflight(
     let rules = match bucket {
         Some(b) => match engine.bucket(&b).await {
             Ok(rec) => rec.cors,
+            Err(coffer_engine::EngineError::NoSuchBucket) => {
+                return forbidden("CORSResponse: Bucket not found");
+            }
             Err(e) => return crate::http_server::engine_error(e),
         },
         None => None,

@@ -191,6 +191,11 @@ async fn handle(
     let path = req.uri().path().to_owned();
     let slot = PrincipalSlot::default();
     let expect = expectation(&req);
+    let attributes_request = method == http::Method::GET
+        && req.uri().query().is_some_and(|q| {
+            q.split('&')
+                .any(|p| p == "attributes" || p.starts_with("attributes="))
+        });
     let origin = req
         .headers()
         .get(http::header::ORIGIN)
@@ -232,6 +237,8 @@ async fn handle(
     }
     if response.status().is_client_error() || response.status().is_server_error() {
         response = with_request_id_in_body(response, &request_id).await;
+    } else if attributes_request {
+        response = with_unquoted_etag(response).await;
     }
     if let (Some(origin), Some((bucket, headers))) = (&origin, cors_request)
         && method != http::Method::OPTIONS
@@ -315,6 +322,37 @@ fn expectation(req: &Request<Incoming>) -> Expectation {
     } else {
         Expectation::Body
     }
+}
+
+/// GetObjectAttributes shows the ETag without quotes, unlike every other
+/// response; s3s always quotes it, so the (small) body is rewritten here.
+async fn with_unquoted_etag(response: Response<Body>) -> Response<Body> {
+    const MAX_ATTRIBUTES_BODY: usize = 1024 * 1024;
+    let (parts, body) = response.into_parts();
+    let Ok(bytes) = http_body_util::Limited::new(body, MAX_ATTRIBUTES_BODY)
+        .collect()
+        .await
+        .map(http_body_util::Collected::to_bytes)
+    else {
+        return xml_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalError",
+            "We encountered an internal error. Please try again.",
+        );
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let fixed = match (text.find("<ETag>\""), text.find("\"</ETag>")) {
+        (Some(a), Some(b)) if a < b => format!(
+            "{}<ETag>{}</ETag>{}",
+            &text[..a],
+            &text[a + 7..b],
+            &text[b + 8..]
+        ),
+        _ => return Response::from_parts(parts, Body::from(bytes)),
+    };
+    let mut parts = parts;
+    parts.headers.remove(http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(fixed))
 }
 
 /// IAM (and later STS) Query API requests: `POST /` signed for the `iam`

@@ -61,6 +61,8 @@ pub struct BucketRecord {
     /// Set when the bucket was created with Object Lock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<ObjectLockConfig>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Vec<LifecycleRule>>,
 }
 
 /// A bucket's versioning state once it has been configured.
@@ -192,6 +194,44 @@ pub struct DefaultRetention {
 pub struct ObjectLockConfig {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub default_retention: Option<DefaultRetention>,
+}
+
+/// Which objects a lifecycle rule applies to: all conditions must hold.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleFilter {
+    #[serde(default)]
+    pub prefix: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_greater_than: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size_less_than: Option<i64>,
+    /// Whether the rule used the deprecated top-level `Prefix` element (so
+    /// GetBucketLifecycleConfiguration shows it the same way).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub legacy_prefix: bool,
+}
+
+/// One lifecycle rule (PutBucketLifecycleConfiguration).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LifecycleRule {
+    pub id: String,
+    pub enabled: bool,
+    pub filter: LifecycleFilter,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_days: Option<i32>,
+    /// Midnight UTC, milliseconds since the epoch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expiration_date_ms: Option<i64>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub expired_object_delete_marker: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noncurrent_days: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub newer_noncurrent_versions: Option<i32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub abort_incomplete_days: Option<i32>,
 }
 
 /// One rule of a bucket's CORS configuration.
@@ -526,6 +566,7 @@ mod tests {
             public_access_block: None,
             cors: None,
             object_lock: None,
+            lifecycle: None,
         };
         let enc = encode(&b);
         assert_eq!(enc[0], RECORD_V1);

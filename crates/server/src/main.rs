@@ -100,6 +100,10 @@ struct ServeArgs {
     /// in the clear is compromised; this exists for local testing.
     #[arg(long)]
     allow_sse_c_over_http: bool,
+    /// The length of a lifecycle-rule "day" in seconds (default: a real
+    /// day). For tests of lifecycle rules; also COFFER_LIFECYCLE_DAY_SECONDS.
+    #[arg(long, value_name = "SECONDS", env = "COFFER_LIFECYCLE_DAY_SECONDS")]
+    lifecycle_day_seconds: Option<f64>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -139,6 +143,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         region: args.region.clone(),
         master_key,
         kms_key_ids: args.kms_key_ids.clone(),
+        lifecycle_day: args.lifecycle_day_seconds.map(Duration::from_secs_f64),
     };
     let engine = Engine::open_with(meta, blobs, options)
         .await

@@ -162,6 +162,12 @@ pub async fn put_object_retention(
         .as_ref()
         .map(ms_of)
         .ok_or_else(malformed)?;
+    if until_ms <= coffer_engine::now_ms() {
+        return Err(S3Error::with_message(
+            S3ErrorCode::InvalidArgument,
+            "The retain until date must be in the future!",
+        ));
+    }
     engine
         .put_object_retention(
             &i.bucket,

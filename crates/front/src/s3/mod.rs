@@ -5,6 +5,7 @@ mod acl;
 mod buckets;
 mod convert;
 pub(crate) use convert::http_date;
+mod lifecycle;
 mod list;
 mod lock;
 mod multipart;
@@ -183,12 +184,21 @@ impl S3 for CofferS3 {
         &self,
         req: S3Request<GetBucketLifecycleConfigurationInput>,
     ) -> S3Result<S3Response<GetBucketLifecycleConfigurationOutput>> {
-        buckets::no_configuration(
-            &self.engine,
-            &req.input.bucket,
-            s3s::S3ErrorCode::NoSuchLifecycleConfiguration,
-        )
-        .await
+        lifecycle::get_bucket_lifecycle_configuration(&self.engine, req).await
+    }
+
+    async fn put_bucket_lifecycle_configuration(
+        &self,
+        req: S3Request<PutBucketLifecycleConfigurationInput>,
+    ) -> S3Result<S3Response<PutBucketLifecycleConfigurationOutput>> {
+        lifecycle::put_bucket_lifecycle_configuration(&self.engine, req).await
+    }
+
+    async fn delete_bucket_lifecycle(
+        &self,
+        req: S3Request<DeleteBucketLifecycleInput>,
+    ) -> S3Result<S3Response<DeleteBucketLifecycleOutput>> {
+        lifecycle::delete_bucket_lifecycle(&self.engine, req).await
     }
 
     async fn get_bucket_ownership_controls(
@@ -335,7 +345,7 @@ impl S3 for CofferS3 {
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        multipart::complete(&self.engine, req).await
+        multipart::complete(&self.engine, req, self.allow_sse_c_over_http).await
     }
 
     async fn abort_multipart_upload(
@@ -406,5 +416,12 @@ impl S3 for CofferS3 {
         req: S3Request<GetBucketPolicyStatusInput>,
     ) -> S3Result<S3Response<GetBucketPolicyStatusOutput>> {
         buckets::get_bucket_policy_status(&self.engine, req).await
+    }
+
+    async fn get_object_attributes(
+        &self,
+        req: S3Request<GetObjectAttributesInput>,
+    ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+        objects::get_object_attributes(&self.engine, req, self.allow_sse_c_over_http).await
     }
 }

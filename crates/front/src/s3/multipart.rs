@@ -149,9 +149,12 @@ pub async fn upload_part(
         .await
         .map_err(to_s3_error)?;
     let c = part_checksum_fields(algorithm, part.checksum.as_ref());
+    let e = upload_sse_fields(engine, &i.bucket, &i.key, &i.upload_id).await?;
     Ok(S3Response::new(UploadPartOutput {
-        sse_customer_algorithm: customer.as_ref().map(|_| "AES256".to_owned()),
-        sse_customer_key_md5: customer.map(|c| c.key_md5),
+        server_side_encryption: e.server_side_encryption,
+        sse_customer_algorithm: e.sse_customer_algorithm,
+        sse_customer_key_md5: e.sse_customer_key_md5,
+        ssekms_key_id: e.ssekms_key_id,
         e_tag: Some(etag(&part.etag)),
         checksum_crc32: c.crc32,
         checksum_crc32c: c.crc32c,
@@ -236,7 +239,12 @@ pub async fn upload_part_copy(
         )
         .await
         .map_err(to_s3_error)?;
+    let e = upload_sse_fields(engine, &i.bucket, &i.key, &i.upload_id).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
+        server_side_encryption: e.server_side_encryption,
+        sse_customer_algorithm: e.sse_customer_algorithm,
+        sse_customer_key_md5: e.sse_customer_key_md5,
+        ssekms_key_id: e.ssekms_key_id,
         copy_part_result: Some(CopyPartResult {
             e_tag: Some(etag(&part.etag)),
             last_modified: Some(ts(part.last_modified_ms)),
@@ -250,7 +258,24 @@ pub async fn upload_part_copy(
 pub async fn complete(
     engine: &Engine,
     req: S3Request<CompleteMultipartUploadInput>,
+    allow_http_sse_c: bool,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
+    let customer = customer_key_of!(req, allow_http_sse_c, sse_customer)?;
+    // An SSE-C upload completes only with its key, as S3 requires when the
+    // parts carry checksums (which SDKs now send by default). An upload
+    // that is already gone is left to the engine (a repeated Complete).
+    if let Ok(upload) = engine
+        .upload(&req.input.bucket, &req.input.key, &req.input.upload_id)
+        .await
+        && upload
+            .sse
+            .as_ref()
+            .is_some_and(|s| s.mode == coffer_engine::SseMode::Customer)
+    {
+        engine
+            .data_key(upload.sse.as_ref(), customer.as_ref())
+            .map_err(to_s3_error)?;
+    }
     let if_match = etag_match_header(&req, "if-match", req.input.if_match.as_ref());
     let if_none_match = etag_match_header(&req, "if-none-match", req.input.if_none_match.as_ref());
     let i = req.input;
@@ -288,7 +313,7 @@ pub async fn complete(
     let rec = &stored.record;
     let c = checksum_fields(rec.checksum.as_ref());
     let e = sse::sse_fields(rec.sse.as_ref());
-    Ok(S3Response::new(CompleteMultipartUploadOutput {
+    let mut resp = S3Response::new(CompleteMultipartUploadOutput {
         server_side_encryption: e.server_side_encryption,
         ssekms_key_id: e.ssekms_key_id,
         bucket: Some(i.bucket.clone()),
@@ -303,7 +328,23 @@ pub async fn complete(
         checksum_type: c.kind,
         version_id: stored.written_version_id(),
         ..Default::default()
-    }))
+    });
+    // The output type has no fields for SSE-C; S3 sends them.
+    for (name, value) in [
+        (
+            "x-amz-server-side-encryption-customer-algorithm",
+            e.sse_customer_algorithm,
+        ),
+        (
+            "x-amz-server-side-encryption-customer-key-md5",
+            e.sse_customer_key_md5,
+        ),
+    ] {
+        if let Some(v) = value.and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+            resp.headers.insert(name, v);
+        }
+    }
+    Ok(resp)
 }
 
 pub async fn abort(
@@ -351,7 +392,7 @@ pub async fn list_parts(
             }
         })
         .collect();
-    let o = bucket_owner(engine, &i.bucket).await?;
+    let o = upload_owner(engine, &i.bucket, &listing.upload).await?;
     Ok(S3Response::new(ListPartsOutput {
         bucket: Some(i.bucket),
         key: Some(i.key),
@@ -371,6 +412,33 @@ pub async fn list_parts(
         storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
         ..Default::default()
     }))
+}
+
+/// The encryption headers of a part's response: the upload's.
+async fn upload_sse_fields(
+    engine: &Engine,
+    bucket: &str,
+    key: &str,
+    upload_id: &str,
+) -> S3Result<sse::SseFields> {
+    let upload = engine
+        .upload(bucket, key, upload_id)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(sse::sse_fields(upload.sse.as_ref()))
+}
+
+/// Who owns an upload (and the object it makes): the initiating account
+/// when it wrote into another account's bucket, else the bucket owner.
+async fn upload_owner(
+    engine: &Engine,
+    bucket: &str,
+    upload: &coffer_engine::UploadRecord,
+) -> S3Result<Owner> {
+    match &upload.owner {
+        Some(account) => super::convert::owner(engine, account).await,
+        None => bucket_owner(engine, bucket).await,
+    }
 }
 
 pub async fn list_uploads(
@@ -393,11 +461,15 @@ pub async fn list_uploads(
         )
         .await
         .map_err(to_s3_error)?;
-    let o = bucket_owner(engine, &i.bucket).await?;
+    let mut owners = Vec::new();
+    for u in &listing.uploads {
+        owners.push(upload_owner(engine, &i.bucket, u).await?);
+    }
     let uploads = listing
         .uploads
         .into_iter()
-        .map(|u| MultipartUpload {
+        .zip(owners)
+        .map(|(u, o)| MultipartUpload {
             checksum_algorithm: u.checksum_algorithm.map(dto_algorithm),
             checksum_type: u.checksum_kind.map(checksum_type),
             initiated: Some(ts(u.initiated_ms)),

@@ -97,6 +97,7 @@ pub async fn put_object(
         checksum_sha256: c.sha256,
         checksum_type: c.kind,
         size: Some(i64::try_from(rec.size).unwrap_or(i64::MAX)),
+        expiration: super::lifecycle::expiration_header(&stored),
         version_id: stored.written_version_id(),
         ..Default::default()
     }))
@@ -155,6 +156,7 @@ fn checksum_mode_enabled(m: Option<&ChecksumMode>) -> bool {
 /// the checksums it reports.
 struct ReadView {
     rec: ObjectRecord,
+    expiration: Option<String>,
     data_key: Option<coffer_engine::DataKey>,
     version_id: Option<String>,
     range: std::ops::Range<u64>,
@@ -180,6 +182,7 @@ async fn prepare_read(engine: &Engine, i: ReadInputs<'_>) -> S3Result<ReadView> 
         .await
         .map_err(to_s3_error)?;
     let version_id = found.version_id();
+    let expiration = super::lifecycle::expiration_header(&found);
     let rec = found.record;
     let data_key = engine
         .data_key(rec.sse.as_ref(), i.customer_key.as_ref())
@@ -203,18 +206,26 @@ async fn prepare_read(engine: &Engine, i: ReadInputs<'_>) -> S3Result<ReadView> 
     // part's checksum for a partNumber read.
     let checksums = match (checksum_mode_enabled(i.checksum_mode), i.part_number) {
         (false, _) => ChecksumFields::default(),
-        (true, Some(n)) if !rec.parts.is_empty() => part_checksum_fields(
-            rec.checksum.as_ref().map(|c| c.algorithm),
-            usize::try_from(n - 1)
-                .ok()
-                .and_then(|i| rec.parts.get(i))
-                .and_then(|p| p.checksum.as_ref()),
-        ),
+        (true, Some(n)) if !rec.parts.is_empty() => {
+            let mut f = part_checksum_fields(
+                rec.checksum.as_ref().map(|c| c.algorithm),
+                usize::try_from(n - 1)
+                    .ok()
+                    .and_then(|i| rec.parts.get(i))
+                    .and_then(|p| p.checksum.as_ref()),
+            );
+            // A part's checksum is reported with the object's type.
+            if f.kind.is_some() {
+                f.kind = rec.checksum.as_ref().map(|c| checksum_type(c.kind));
+            }
+            f
+        }
         (true, _) if whole => checksum_fields(rec.checksum.as_ref()),
         (true, _) => ChecksumFields::default(),
     };
     Ok(ReadView {
         rec,
+        expiration,
         data_key,
         version_id,
         range,
@@ -284,6 +295,7 @@ macro_rules! object_output {
             last_modified: Some(ts(v.rec.last_modified_ms)),
             metadata: metadata_map(&v.rec.user_metadata),
             version_id: v.version_id.clone(),
+            expiration: v.expiration.clone(),
             parts_count: (!v.rec.parts.is_empty() && $part_number.is_some())
                 .then(|| i32::try_from(v.rec.parts.len()).unwrap_or(i32::MAX)),
             $($extra)*
@@ -687,4 +699,93 @@ pub async fn delete_object_tagging(
         },
         http::StatusCode::NO_CONTENT,
     ))
+}
+
+pub async fn get_object_attributes(
+    engine: &Engine,
+    req: S3Request<GetObjectAttributesInput>,
+    allow_http_sse_c: bool,
+) -> S3Result<S3Response<GetObjectAttributesOutput>> {
+    let customer = customer_key_of!(req, allow_http_sse_c, sse_customer)?;
+    let i = req.input;
+    let found = engine
+        .get_object_version(&i.bucket, &i.key, i.version_id.as_deref())
+        .await
+        .map_err(to_s3_error)?;
+    // Reading attributes of an SSE-C object takes its key, as a GET does.
+    engine
+        .data_key(found.record.sse.as_ref(), customer.as_ref())
+        .map_err(to_s3_error)?;
+    // x-amz-object-attributes is one comma-separated header.
+    let wanted = |a: &str| {
+        i.object_attributes
+            .iter()
+            .flat_map(|x| x.as_str().split(','))
+            .any(|x| x.trim() == a)
+    };
+    let rec = &found.record;
+    let algorithm = rec.checksum.as_ref().map(|c| c.algorithm);
+    let object_parts =
+        (wanted(ObjectAttributes::OBJECT_PARTS) && !rec.parts.is_empty()).then(|| {
+            let marker = i.part_number_marker.unwrap_or(0);
+            let max = usize::try_from(i.max_parts.unwrap_or(1000).clamp(0, 1000)).unwrap_or(1000);
+            let after: Vec<_> = rec
+                .parts
+                .iter()
+                .filter(|p| i64::from(p.number) > i64::from(marker))
+                .collect();
+            let page: Vec<_> = after.iter().take(max).collect();
+            let truncated = after.len() > page.len();
+            GetObjectAttributesParts {
+                is_truncated: Some(truncated),
+                max_parts: Some(i32::try_from(max).unwrap_or(1000)),
+                next_part_number_marker: page
+                    .last()
+                    .filter(|_| truncated)
+                    .map(|p| i32::try_from(p.number).unwrap_or(0)),
+                part_number_marker: Some(marker),
+                parts: Some(
+                    page.iter()
+                        .map(|p| {
+                            let c = part_checksum_fields(algorithm, p.checksum.as_ref());
+                            ObjectPart {
+                                checksum_crc32: c.crc32,
+                                checksum_crc32c: c.crc32c,
+                                checksum_crc64nvme: c.crc64nvme,
+                                checksum_sha1: c.sha1,
+                                checksum_sha256: c.sha256,
+                                part_number: Some(i32::try_from(p.number).unwrap_or(0)),
+                                size: Some(i64::try_from(p.size).unwrap_or(i64::MAX)),
+                            }
+                        })
+                        .collect(),
+                ),
+                total_parts_count: Some(i32::try_from(rec.parts.len()).unwrap_or(i32::MAX)),
+            }
+        });
+    let checksum = (wanted(ObjectAttributes::CHECKSUM) && rec.checksum.is_some()).then(|| {
+        let c = checksum_fields(rec.checksum.as_ref());
+        Checksum {
+            checksum_crc32: c.crc32,
+            checksum_crc32c: c.crc32c,
+            checksum_crc64nvme: c.crc64nvme,
+            checksum_sha1: c.sha1,
+            checksum_sha256: c.sha256,
+            checksum_type: c.kind,
+        }
+    });
+    Ok(S3Response::new(GetObjectAttributesOutput {
+        checksum,
+        delete_marker: None,
+        // Unquoted here, unlike the ETag header.
+        e_tag: wanted(ObjectAttributes::ETAG).then(|| ETag::Strong(rec.etag.clone())),
+        last_modified: Some(ts(rec.last_modified_ms)),
+        object_parts,
+        object_size: wanted(ObjectAttributes::OBJECT_SIZE)
+            .then(|| i64::try_from(rec.size).unwrap_or(i64::MAX)),
+        request_charged: None,
+        storage_class: wanted(ObjectAttributes::STORAGE_CLASS)
+            .then(|| StorageClass::from_static(StorageClass::STANDARD)),
+        version_id: found.version_id(),
+    }))
 }
