@@ -761,3 +761,60 @@ def test_restrict_public_buckets_stops_anonymous_access_through_policy(s3, bucke
         assert denied(anon.get_object, Bucket=bucket, Key="k") == ("AccessDenied", 403)
     finally:
         s3.delete_bucket_policy(Bucket=bucket)
+
+
+def _form_post(endpoint: str, bucket: str, fields: dict[str, str], data: bytes) -> int:
+    """An unsigned browser-form POST upload; returns the HTTP status."""
+    import urllib.error
+    import urllib.request
+    boundary = "----cofferformboundary"
+    body = b""
+    for name, value in fields.items():
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+                 f"{value}\r\n").encode()
+    body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+             f"filename=\"f\"\r\nContent-Type: text/plain\r\n\r\n").encode() + data
+    body += f"\r\n--{boundary}--\r\n".encode()
+    req = urllib.request.Request(f"{endpoint}/{bucket}", data=body, method="POST", headers={
+        "Content-Type": f"multipart/form-data; boundary={boundary}"})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def test_anonymous_form_post_follows_the_bucket_acl(live_server, s3, bucket_name):
+    s3.create_bucket(Bucket=bucket_name, ACL="public-read-write")
+    try:
+        status = _form_post(live_server.endpoint, bucket_name, {"key": "up/a.txt"}, b"bar")
+        assert status == 204
+        assert s3.get_object(Bucket=bucket_name, Key="up/a.txt")["Body"].read() == b"bar"
+        # The same upload into a private bucket is refused, and nothing is stored.
+        s3.put_bucket_acl(Bucket=bucket_name, ACL="private")
+        status = _form_post(live_server.endpoint, bucket_name, {"key": "up/b.txt"}, b"bar")
+        assert status == 403
+        assert "Contents" not in s3.list_objects_v2(Bucket=bucket_name, Prefix="up/b")
+    finally:
+        from conftest import empty_and_delete_bucket
+        empty_and_delete_bucket(s3, bucket_name)
+
+
+def test_form_post_is_checked_against_policies_with_its_key(live_server, s3, bucket_name):
+    # A public bucket policy that denies one prefix: a POST into it is refused
+    # even though the request path names only the bucket.
+    import json
+    s3.create_bucket(Bucket=bucket_name)
+    try:
+        s3.put_bucket_policy(Bucket=bucket_name, Policy=json.dumps({
+            "Version": "2012-10-17", "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "s3:PutObject",
+                 "Resource": f"arn:aws:s3:::{bucket_name}/*"},
+                {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+                 "Resource": f"arn:aws:s3:::{bucket_name}/secret/*"}]}))
+        assert _form_post(live_server.endpoint, bucket_name, {"key": "open/a"}, b"x") == 204
+        assert _form_post(live_server.endpoint, bucket_name, {"key": "secret/a"}, b"x") == 403
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket=bucket_name)["Contents"]] == ["open/a"]
+    finally:
+        from conftest import empty_and_delete_bucket
+        empty_and_delete_bucket(s3, bucket_name)

@@ -1181,3 +1181,24 @@ def test_empty_uploads_do_not_stall_the_next_upload_on_their_connection(live_ser
     for i in range(6):
         c.put_object(Bucket=bucket, Key=f"k{i}", Body=b"" if i % 2 == 0 else b"hello")
     assert c.get_object(Bucket=bucket, Key="k5")["Body"].read() == b"hello"
+
+
+def test_bucket_tagging_round_trip_and_limits(s3, bucket):
+    with pytest.raises(ClientError) as ei:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert err(ei) == ("NoSuchTagSet", 404)
+    s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": [
+        {"Key": "b", "Value": "2"}, {"Key": "a", "Value": "1"}]})
+    assert s3.get_bucket_tagging(Bucket=bucket)["TagSet"] == [
+        {"Key": "a", "Value": "1"}, {"Key": "b", "Value": "2"}]
+    for bad in ([{"Key": "aws:x", "Value": "1"}],
+                [{"Key": f"k{i}", "Value": "v"} for i in range(51)],
+                [{"Key": "d", "Value": "1"}, {"Key": "d", "Value": "2"}]):
+        with pytest.raises(ClientError) as ei:
+            s3.put_bucket_tagging(Bucket=bucket, Tagging={"TagSet": bad})
+        assert err(ei) == ("InvalidTag", 400)
+    assert len(s3.get_bucket_tagging(Bucket=bucket)["TagSet"]) == 2
+    s3.delete_bucket_tagging(Bucket=bucket)
+    with pytest.raises(ClientError) as ei:
+        s3.get_bucket_tagging(Bucket=bucket)
+    assert err(ei)[1] == 404

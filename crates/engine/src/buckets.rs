@@ -111,6 +111,7 @@ impl Engine {
             // Object Lock needs versioning, which then cannot be suspended.
             object_lock: object_lock.then(ObjectLockConfig::default),
             lifecycle: None,
+            tags: None,
         };
         if object_lock {
             record.versioning = Some(Versioning::Enabled);
@@ -210,6 +211,33 @@ impl Engine {
                 ));
             }
             b.versioning = Some(state);
+            Ok(())
+        })
+        .await
+    }
+
+    /// PutBucketTagging (`Some`) or DeleteBucketTagging (`None`). Buckets
+    /// take up to 50 tags, with the same key and value rules as objects.
+    pub async fn set_bucket_tagging(
+        &self,
+        name: &str,
+        tags: Option<Vec<(String, String)>>,
+    ) -> Result<(), EngineError> {
+        const MAX_BUCKET_TAGS: usize = 50;
+        if let Some(t) = &tags {
+            if t.len() > MAX_BUCKET_TAGS {
+                return Err(EngineError::InvalidTag(
+                    "Bucket tags cannot be greater than 50".into(),
+                ));
+            }
+            crate::objects::check_tag_pairs(t)?;
+        }
+        let tags = tags.map(|mut t| {
+            t.sort();
+            t
+        });
+        self.update_bucket(name, move |b| {
+            b.tags.clone_from(&tags);
             Ok(())
         })
         .await

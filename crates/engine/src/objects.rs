@@ -803,6 +803,11 @@ pub fn check_object_tags(tags: &[(String, String)]) -> Result<(), EngineError> {
             "Object tags cannot be greater than 10".into(),
         ));
     }
+    check_tag_pairs(tags)
+}
+
+/// Tag key and value rules shared by objects and buckets.
+pub(crate) fn check_tag_pairs(tags: &[(String, String)]) -> Result<(), EngineError> {
     let mut seen = std::collections::HashSet::new();
     for (k, v) in tags {
         if k.is_empty() || k.chars().count() > 128 {

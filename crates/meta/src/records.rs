@@ -63,6 +63,9 @@ pub struct BucketRecord {
     pub object_lock: Option<ObjectLockConfig>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<Vec<LifecycleRule>>,
+    /// Bucket tags (PutBucketTagging), in key order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Vec<(String, String)>>,
 }
 
 /// A bucket's versioning state once it has been configured.
@@ -567,6 +570,7 @@ mod tests {
             cors: None,
             object_lock: None,
             lifecycle: None,
+            tags: None,
         };
         let enc = encode(&b);
         assert_eq!(enc[0], RECORD_V1);

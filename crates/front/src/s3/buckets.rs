@@ -428,3 +428,51 @@ pub async fn get_bucket_policy_status(
         }),
     }))
 }
+
+pub async fn get_bucket_tagging(
+    engine: &Engine,
+    req: S3Request<GetBucketTaggingInput>,
+) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+    let b = engine
+        .head_bucket(&req.input.bucket)
+        .await
+        .map_err(to_s3_error)?;
+    let Some(tags) = b.tags else {
+        return no_configuration(engine, &b.name, S3ErrorCode::NoSuchTagSet).await;
+    };
+    Ok(S3Response::new(GetBucketTaggingOutput {
+        tag_set: super::convert::tag_set(&tags),
+    }))
+}
+
+pub async fn put_bucket_tagging(
+    engine: &Engine,
+    req: S3Request<PutBucketTaggingInput>,
+) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+    let i = req.input;
+    let tags = i
+        .tagging
+        .tag_set
+        .into_iter()
+        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+        .collect();
+    engine
+        .set_bucket_tagging(&i.bucket, Some(tags))
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::new(PutBucketTaggingOutput::default()))
+}
+
+pub async fn delete_bucket_tagging(
+    engine: &Engine,
+    req: S3Request<DeleteBucketTaggingInput>,
+) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+    engine
+        .set_bucket_tagging(&req.input.bucket, None)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::with_status(
+        DeleteBucketTaggingOutput::default(),
+        http::StatusCode::NO_CONTENT,
+    ))
+}

@@ -424,4 +424,25 @@ impl S3 for CofferS3 {
     ) -> S3Result<S3Response<GetObjectAttributesOutput>> {
         objects::get_object_attributes(&self.engine, req, self.allow_sse_c_over_http).await
     }
+
+    async fn get_bucket_tagging(
+        &self,
+        req: S3Request<GetBucketTaggingInput>,
+    ) -> S3Result<S3Response<GetBucketTaggingOutput>> {
+        buckets::get_bucket_tagging(&self.engine, req).await
+    }
+
+    async fn put_bucket_tagging(
+        &self,
+        req: S3Request<PutBucketTaggingInput>,
+    ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
+        buckets::put_bucket_tagging(&self.engine, req).await
+    }
+
+    async fn delete_bucket_tagging(
+        &self,
+        req: S3Request<DeleteBucketTaggingInput>,
+    ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
+        buckets::delete_bucket_tagging(&self.engine, req).await
+    }
 }

@@ -37,6 +37,22 @@ pub async fn put_object(
     req: S3Request<PutObjectInput>,
     allow_http_sse_c: bool,
 ) -> S3Result<S3Response<PutObjectOutput>> {
+    if req.method == http::Method::POST {
+        // A POST upload (browser form): its access check was deferred until
+        // the key was known (access.rs).
+        let conditions = request_conditions(&req);
+        let access = AccessRequest {
+            operation: "PutObject",
+            bucket: Some(&req.input.bucket),
+            key: Some(&req.input.key),
+            has_version_id: false,
+            conditions: &conditions,
+        };
+        engine
+            .authorize(&principal(&req), access)
+            .await
+            .map_err(to_s3_error)?;
+    }
     let checksum = declared_checksum_of!(req)?;
     let customer = customer_key_of!(req, allow_http_sse_c, sse_customer)?;
     let size = expected_size(&req, req.input.content_length);
