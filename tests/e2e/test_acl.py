@@ -818,3 +818,29 @@ def test_form_post_is_checked_against_policies_with_its_key(live_server, s3, buc
     finally:
         from conftest import empty_and_delete_bucket
         empty_and_delete_bucket(s3, bucket_name)
+
+
+def test_missing_key_is_404_only_for_callers_who_may_list(anon, s3, bucket_name):
+    # S3 answers 404 for a missing key when the caller may list the bucket,
+    # 403 otherwise, so that key existence does not leak.
+    a = anon
+    s3.create_bucket(Bucket=bucket_name)
+    try:
+        with pytest.raises(ClientError) as ei:
+            a.get_object(Bucket=bucket_name, Key="nope")
+        assert err(ei)[1] == 403
+        s3.put_bucket_acl(Bucket=bucket_name, ACL="public-read")
+        with pytest.raises(ClientError) as ei:
+            a.get_object(Bucket=bucket_name, Key="nope")
+        assert err(ei) == ("NoSuchKey", 404)
+        with pytest.raises(ClientError) as ei:
+            a.head_object(Bucket=bucket_name, Key="nope")
+        assert err(ei)[1] == 404
+        # An existing private object stays 403 even for those who may list.
+        s3.put_object(Bucket=bucket_name, Key="private", Body=b"x")
+        with pytest.raises(ClientError) as ei:
+            a.get_object(Bucket=bucket_name, Key="private")
+        assert err(ei)[1] == 403
+    finally:
+        from conftest import empty_and_delete_bucket
+        empty_and_delete_bucket(s3, bucket_name)

@@ -247,15 +247,10 @@ def test_complete_multipart_with_garbage_body_is_malformed_xml(live_server, s3, 
 
 
 # ---------------------------------------------------------------- not implemented
-TAGGING = (b'<?xml version="1.0" encoding="UTF-8"?>'
-           b'<Tagging xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><TagSet>'
-           b'<Tag><Key>team</Key><Value>storage</Value></Tag></TagSet></Tagging>')
-
-
 @pytest.mark.parametrize("method,query,body", [
-    ("PUT", "tagging", TAGGING),
+    ("GET", "analytics&id=a", b""),
     ("GET", "inventory", b""),
-], ids=["put-bucket-tagging", "list-bucket-inventory"])
+], ids=["get-bucket-analytics", "list-bucket-inventory"])
 def test_unimplemented_operation_is_501_not_implemented(live_server, s3, bucket, method, query,
                                                         body):
     headers = {"Content-MD5": h.md5_b64(body)} if body else {}

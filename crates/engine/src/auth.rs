@@ -116,15 +116,44 @@ impl Engine {
             (actions::ResourceKind::Object, Some(b), Some(k)) => Some((b.name.as_str(), k)),
             _ => None,
         };
-        self.decide(
-            principal,
-            action,
-            &resource,
-            bucket.as_ref(),
-            object,
-            context,
-        )
-        .await
+        let decision = self
+            .decide(
+                principal,
+                action,
+                &resource,
+                bucket.as_ref(),
+                object,
+                context,
+            )
+            .await;
+        // S3 tells a caller who may list the bucket that a missing key is
+        // missing (404); others get 403, so existence does not leak.
+        if let (Err(EngineError::AccessDenied(_)), Some((b, k))) = (&decision, object)
+            && action == "s3:GetObject"
+            && matches!(self.get_object(b, k).await, Err(EngineError::NoSuchKey))
+        {
+            let mut listing = ConditionContext::new();
+            for (ck, v) in request.conditions {
+                listing.insert(ck, v.clone());
+            }
+            listing.insert("s3:prefix", k.to_owned());
+            let bucket_arn = actions::resource_arn(actions::ResourceKind::Bucket, Some(b), None);
+            if self
+                .decide(
+                    principal,
+                    "s3:ListBucket",
+                    &bucket_arn,
+                    bucket.as_ref(),
+                    None,
+                    listing,
+                )
+                .await
+                .is_ok()
+            {
+                return Err(EngineError::NoSuchKey);
+            }
+        }
+        decision
     }
 
     /// Decides an IAM API action (`iam:CreateUser` on a user ARN, ...) on the

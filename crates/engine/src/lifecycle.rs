@@ -4,8 +4,8 @@
 //! lone delete markers, and aborts stale multipart uploads.
 //!
 //! The length of a lifecycle "day" is configurable so that tests run in
-//! seconds; with real days, expiry dates round up to the next midnight UTC
-//! as S3's do.
+//! seconds; it only speeds up the worker. `x-amz-expiration` always states
+//! the date in real days, rounded up to the next midnight UTC as S3 does.
 
 use std::time::Duration;
 
@@ -130,18 +130,6 @@ impl Engine {
             Ok(())
         })
         .await
-    }
-
-    /// The `x-amz-expiration` of the latest version of `key`, if a rule
-    /// expires it: (expiry time, rule id).
-    pub fn expiration_header(
-        &self,
-        bucket: &crate::BucketRecord,
-        key: &str,
-        rec: &ObjectRecord,
-    ) -> Option<(i64, String)> {
-        let rules = bucket.lifecycle.as_deref()?;
-        expiration_of(rules, key, rec, self.lifecycle_day()).map(|(at, id)| (at, id.to_owned()))
     }
 
     /// Runs the lifecycle worker until the process ends: a pass every

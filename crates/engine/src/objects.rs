@@ -391,7 +391,6 @@ impl Engine {
         consumed: Vec<Consumed>,
     ) -> Result<Versioned, EngineError> {
         let (b, k, rec) = (bucket.to_owned(), key.to_owned(), record.clone());
-        let day = self.lifecycle_day();
         let result = self
             .meta()
             .write(move |tx| -> Result<(Vec<String>, Versioned), EngineError> {
@@ -424,7 +423,7 @@ impl Engine {
                         }
                     }
                 }
-                Ok((replaced, Versioned::of(rec, &bucket, &k, day)))
+                Ok((replaced, Versioned::of(rec, &bucket, &k)))
             })
             .await;
         match result {
@@ -459,7 +458,6 @@ impl Engine {
         version_id: Option<&str>,
     ) -> Result<Versioned, EngineError> {
         let (b, k, v) = versions::target(bucket, key, version_id)?;
-        let day = self.lifecycle_day();
         self.meta()
             .read(move |tx| -> Result<_, EngineError> {
                 let bucket = versions::read_bucket(tx, &b)?;
@@ -478,7 +476,7 @@ impl Engine {
                         last_modified_ms: record.last_modified_ms,
                     });
                 }
-                Ok(Versioned::of(record, &bucket, &k, day))
+                Ok(Versioned::of(record, &bucket, &k))
             })
             .await
     }
@@ -856,7 +854,6 @@ impl Engine {
     ) -> Result<Versioned, EngineError> {
         check_object_tags(&tags)?;
         let (b, k, v) = versions::target(bucket, key, version_id)?;
-        let day = self.lifecycle_day();
         self.meta()
             .write(move |tx| -> Result<Versioned, EngineError> {
                 let bucket = versions::read_bucket(tx, &b)?;
@@ -875,7 +872,7 @@ impl Engine {
                 };
                 record.tags = sorted_tags(tags.clone());
                 versions::update(tx, &b, &k, &record)?;
-                Ok(Versioned::of(record, &bucket, &k, day))
+                Ok(Versioned::of(record, &bucket, &k))
             })
             .await
     }

@@ -194,16 +194,12 @@ pub struct Versioned {
 }
 
 impl Versioned {
-    pub(crate) fn of(
-        record: ObjectRecord,
-        bucket: &BucketRecord,
-        key: &str,
-        day: std::time::Duration,
-    ) -> Self {
+    pub(crate) fn of(record: ObjectRecord, bucket: &BucketRecord, key: &str) -> Self {
+        let real_day = crate::lifecycle::REAL_DAY;
         let expiration = bucket
             .lifecycle
             .as_deref()
-            .and_then(|rules| crate::lifecycle::expiration_of(rules, key, &record, day))
+            .and_then(|rules| crate::lifecycle::expiration_of(rules, key, &record, real_day))
             .map(|(at, id)| (at, id.to_owned()));
         Self {
             record,
