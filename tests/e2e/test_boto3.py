@@ -1202,3 +1202,9 @@ def test_bucket_tagging_round_trip_and_limits(s3, bucket):
     with pytest.raises(ClientError) as ei:
         s3.get_bucket_tagging(Bucket=bucket)
     assert err(ei)[1] == 404
+
+
+def test_list_buckets_filters_by_region(s3, bucket):
+    names = [b["Name"] for b in s3.list_buckets(BucketRegion="us-east-1")["Buckets"]]
+    assert bucket in names
+    assert s3.list_buckets(BucketRegion="eu-west-1")["Buckets"] == []

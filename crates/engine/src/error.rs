@@ -95,6 +95,10 @@ pub enum EngineError {
     InvalidPartOrder,
     #[error("At least one of the pre-conditions you specified did not hold")]
     PreconditionFailed,
+    #[error(
+        "A conflicting conditional operation is currently in progress against this resource. Please try again."
+    )]
+    ConditionalRequestConflict,
     #[error("Not Modified")]
     NotModified,
     #[error("The requested range is not satisfiable")]

@@ -374,6 +374,8 @@ impl Engine {
             }
             Err(e) => return Err(e),
         };
+        self.precheck_write(bucket, key, if_match.as_ref(), if_none_match.as_ref())
+            .await?;
         if requested.is_empty() {
             return Err(EngineError::MalformedXml(
                 "You must specify at least one part".into(),

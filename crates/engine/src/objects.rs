@@ -397,8 +397,15 @@ impl Engine {
                 let bucket = versions::read_bucket(tx, &b)?;
                 let old = versions::current(tx, &b, &k)?.filter(|o| !o.delete_marker);
                 // Checked again here: the object may have changed while the
-                // body streamed in.
-                check_write_conditions(old.as_ref(), if_match.as_ref(), if_none_match.as_ref())?;
+                // body streamed in. Callers checked before the upload, so a
+                // failure now is a race: S3's 409, which clients retry.
+                check_write_conditions(old.as_ref(), if_match.as_ref(), if_none_match.as_ref())
+                    .map_err(|e| match e {
+                        EngineError::PreconditionFailed | EngineError::NoSuchKey => {
+                            EngineError::ConditionalRequestConflict
+                        }
+                        other => other,
+                    })?;
                 for c in &consumed {
                     if let Some((value, otherwise)) = &c.expect
                         && tx.get(c.table, &c.key)?.as_ref() != Some(value)
@@ -479,6 +486,22 @@ impl Engine {
                 Ok(Versioned::of(record, &bucket, &k))
             })
             .await
+    }
+
+    /// Checks conditional-write headers against the key's live object
+    /// before an upload starts.
+    pub(crate) async fn precheck_write(
+        &self,
+        bucket: &str,
+        key: &str,
+        if_match: Option<&EtagMatch>,
+        if_none_match: Option<&EtagMatch>,
+    ) -> Result<(), EngineError> {
+        if if_match.is_none() && if_none_match.is_none() {
+            return Ok(());
+        }
+        let (_, existing) = self.write_target(bucket, key).await?;
+        check_write_conditions(existing.as_ref(), if_match, if_none_match)
     }
 
     /// The bucket a write goes to and the key's live object (not a delete

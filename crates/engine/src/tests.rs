@@ -805,3 +805,37 @@ proptest! {
         });
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_conditional_write_that_loses_a_race_is_a_conflict() {
+    // If-None-Match: * passes before the body streams; another writer
+    // creates the key meanwhile; the commit then reports S3's 409.
+    let h = harness().await;
+    h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(1);
+    let streamed: BodyStream = Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok(b), rx))
+    }));
+    let mut p = PutParams::new(ObjectHeaders::default());
+    p.if_none_match = Some(EtagMatch::Any);
+    let engine = h.engine.clone();
+    let upload = tokio::spawn(async move { engine.put_object("bkt", "k", p, streamed).await });
+    tx.send(Bytes::from_static(b"first half ")).await.unwrap();
+    put(&h, "bkt", "k", b"the winner").await;
+    tx.send(Bytes::from_static(b"second half")).await.unwrap();
+    drop(tx);
+    let res = upload.await.unwrap();
+    assert!(
+        matches!(res, Err(EngineError::ConditionalRequestConflict)),
+        "{res:?}"
+    );
+    assert_eq!(get(&h, "bkt", "k").await, b"the winner");
+    // Checked before the upload, the same condition is a plain 412.
+    let mut p = PutParams::new(ObjectHeaders::default());
+    p.if_none_match = Some(EtagMatch::Any);
+    p.expected_size = Some(1);
+    assert!(matches!(
+        h.engine.put_object("bkt", "k", p, body(b"x")).await,
+        Err(EngineError::PreconditionFailed)
+    ));
+}

@@ -36,6 +36,10 @@ pub(crate) fn to_s3_error(e: EngineError) -> S3Error {
         EngineError::InvalidPart => (C::InvalidPart, None),
         EngineError::InvalidPartOrder => (C::InvalidPartOrder, None),
         EngineError::PreconditionFailed => (C::PreconditionFailed, None),
+        EngineError::ConditionalRequestConflict => (
+            C::Custom("ConditionalRequestConflict".into()),
+            Some(StatusCode::CONFLICT),
+        ),
         EngineError::NotModified => (C::NotModified, None),
         EngineError::InvalidRange => (C::InvalidRange, None),
         // AWS documents 416 InvalidPartNumber; ceph/s3-tests expects RGW's

@@ -34,6 +34,11 @@ pub async fn list_buckets(
                 .prefix
                 .as_deref()
                 .is_none_or(|pre| b.name.starts_with(pre))
+            && req
+                .input
+                .bucket_region
+                .as_deref()
+                .is_none_or(|r| b.region == r)
     });
     let page: Vec<_> = matching.by_ref().take(max).collect();
     let more = matching.next().is_some();
