@@ -231,6 +231,8 @@ impl Engine {
                 for (g, permission) in list {
                     out.push(grant(resolve_grantee(g, &accounts)?, *permission));
                 }
+                // Group grants first, as canned ACLs list them.
+                out.sort_by_key(|g| matches!(g.grantee, Grantee::Account(_)));
                 out
             }
         };

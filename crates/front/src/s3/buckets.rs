@@ -455,12 +455,7 @@ pub async fn put_bucket_tagging(
     req: S3Request<PutBucketTaggingInput>,
 ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
     let i = req.input;
-    let tags = i
-        .tagging
-        .tag_set
-        .into_iter()
-        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
-        .collect();
+    let tags = super::convert::tag_pairs(i.tagging.tag_set);
     engine
         .set_bucket_tagging(&i.bucket, Some(tags))
         .await

@@ -338,6 +338,13 @@ pub fn tagging_header(v: Option<&str>) -> Result<Option<Vec<(String, String)>>, 
     }
 }
 
+/// A TagSet body as (key, value) pairs.
+pub fn tag_pairs(set: Vec<dto::Tag>) -> Vec<(String, String)> {
+    set.into_iter()
+        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
+        .collect()
+}
+
 pub fn tag_set(tags: &[(String, String)]) -> Vec<dto::Tag> {
     tags.iter()
         .map(|(k, v)| dto::Tag {

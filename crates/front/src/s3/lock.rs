@@ -63,6 +63,18 @@ pub(super) fn write_headers(
     Ok((retention, legal_hold))
 }
 
+/// [`write_headers`] for an input with the usual `object_lock_*` fields.
+macro_rules! lock_headers_of {
+    ($i:expr) => {
+        super::lock::write_headers(
+            $i.object_lock_mode.as_ref(),
+            $i.object_lock_retain_until_date.as_ref(),
+            $i.object_lock_legal_hold_status.as_ref(),
+        )
+    };
+}
+pub(crate) use lock_headers_of;
+
 /// The lock headers of a read.
 pub(super) struct LockFields {
     pub mode: Option<ObjectLockMode>,

@@ -21,11 +21,7 @@ pub async fn create(
     let customer = customer_key_of!(req, allow_http_sse_c, sse_customer)?;
     let acl_spec = acl_spec_of!(object req.input)?;
     let writer = acl::writer(&req);
-    let (retention, legal_hold) = super::lock::write_headers(
-        req.input.object_lock_mode.as_ref(),
-        req.input.object_lock_retain_until_date.as_ref(),
-        req.input.object_lock_legal_hold_status.as_ref(),
-    )?;
+    let (retention, legal_hold) = super::lock::lock_headers_of!(req.input)?;
     let i = req.input;
     let sse_request = sse::write_request(
         i.server_side_encryption.as_ref(),

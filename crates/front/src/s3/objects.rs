@@ -61,11 +61,7 @@ pub async fn put_object(
     let tags = tagging_header(req.input.tagging.as_deref())?;
     let acl_spec = acl_spec_of!(object req.input)?;
     let writer = acl::writer(&req);
-    let (retention, legal_hold) = lock::write_headers(
-        req.input.object_lock_mode.as_ref(),
-        req.input.object_lock_retain_until_date.as_ref(),
-        req.input.object_lock_legal_hold_status.as_ref(),
-    )?;
+    let (retention, legal_hold) = super::lock::lock_headers_of!(req.input)?;
     let input = req.input;
     let params = PutParams {
         headers: object_headers(
@@ -558,11 +554,7 @@ pub async fn copy_object(
     let source_customer = customer_key_of!(req, allow_http_sse_c, copy_source_sse_customer)?;
     let acl_spec = acl_spec_of!(object req.input)?;
     let writer = acl::writer(&req);
-    let (retention, legal_hold) = lock::write_headers(
-        req.input.object_lock_mode.as_ref(),
-        req.input.object_lock_retain_until_date.as_ref(),
-        req.input.object_lock_legal_hold_status.as_ref(),
-    )?;
+    let (retention, legal_hold) = super::lock::lock_headers_of!(req.input)?;
     let (src_bucket, src_key, src_version) = copy_source(&req.input.copy_source)?;
     authorize_copy_source(engine, &req, &src_bucket, &src_key, src_version.as_deref()).await?;
     let i = &req.input;
@@ -685,12 +677,7 @@ pub async fn put_object_tagging(
     req: S3Request<PutObjectTaggingInput>,
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let i = req.input;
-    let tags = i
-        .tagging
-        .tag_set
-        .into_iter()
-        .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
-        .collect();
+    let tags = super::convert::tag_pairs(i.tagging.tag_set);
     let v = engine
         .put_object_tagging(&i.bucket, &i.key, i.version_id.as_deref(), tags)
         .await
