@@ -181,10 +181,22 @@ def test_lock_configuration_on_bucket_without_object_lock(s3, bucket):
         "ObjectLockEnabled": "Enabled",
         "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}}) == \
         ("InvalidBucketState", 409)
-    # Even with versioning enabled, a bucket created without Object Lock stays without it.
+    # Enabling versioning alone does not turn Object Lock on...
     s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
     assert denied(s3.get_object_lock_configuration, Bucket=bucket) == \
         ("ObjectLockConfigurationNotFoundError", 404)
+    # ...but on a versioned bucket Object Lock can be enabled later (S3 since
+    # 2023), after which versioning cannot be suspended.
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled",
+        "Rule": {"DefaultRetention": {"Mode": "GOVERNANCE", "Days": 1}}})
+    conf = s3.get_object_lock_configuration(Bucket=bucket)["ObjectLockConfiguration"]
+    assert conf["Rule"]["DefaultRetention"] == {"Mode": "GOVERNANCE", "Days": 1}
+    assert denied(s3.put_bucket_versioning, Bucket=bucket,
+                  VersioningConfiguration={"Status": "Suspended"}) == ("InvalidBucketState", 409)
+    # Remove the default retention so the fixture can empty the bucket.
+    s3.put_object_lock_configuration(Bucket=bucket, ObjectLockConfiguration={
+        "ObjectLockEnabled": "Enabled"})
 
 
 @pytest.mark.parametrize("rule", [

@@ -4,7 +4,7 @@
 //! "Locking objects with Object Lock").
 
 use coffer_meta::records::{
-    BucketRecord, DefaultRetention, LockMode, ObjectLockConfig, ObjectRecord, Retention,
+    BucketRecord, DefaultRetention, LockMode, ObjectLockConfig, ObjectRecord, Retention, Versioning,
 };
 
 use crate::{Engine, EngineError, now_ms};
@@ -100,7 +100,9 @@ pub fn validate_default(d: &DefaultRetention) -> Result<(), EngineError> {
 }
 
 impl Engine {
-    /// PutObjectLockConfiguration: only on buckets created with Object Lock.
+    /// PutObjectLockConfiguration: on buckets created with Object Lock, or
+    /// (as S3 allows since 2023) on buckets with versioning enabled, which
+    /// then cannot suspend it.
     pub async fn put_object_lock_configuration(
         &self,
         bucket: &str,
@@ -110,9 +112,10 @@ impl Engine {
             validate_default(d)?;
         }
         self.update_bucket(bucket, move |b| {
-            if b.object_lock.is_none() {
+            if b.object_lock.is_none() && b.versioning != Some(Versioning::Enabled) {
                 return Err(EngineError::InvalidBucketState(
-                    "Object Lock configuration cannot be enabled on existing buckets".into(),
+                    "Versioning must be 'Enabled' on the bucket to apply a Object Lock configuration"
+                        .into(),
                 ));
             }
             b.object_lock = Some(ObjectLockConfig { default_retention });

@@ -518,8 +518,14 @@ fn check_presigned_expiry(uri: &http::Uri) -> Option<Response<Body>> {
     let value = query
         .split('&')
         .find_map(|p| p.strip_prefix("X-Amz-Expires="))?;
-    match value.parse::<u64>() {
-        Ok(n) if n <= MAX_PRESIGNED_EXPIRY_SECS => None,
+    match value.parse::<i64>() {
+        Ok(n) if u64::try_from(n).is_ok_and(|n| n <= MAX_PRESIGNED_EXPIRY_SECS) => None,
+        // A URL that expired before it was signed.
+        Ok(n) if n < 0 => Some(xml_error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Request has expired",
+        )),
         _ => Some(xml_error(
             StatusCode::BAD_REQUEST,
             "AuthorizationQueryParametersError",
@@ -573,6 +579,22 @@ async fn with_request_id_in_body(response: Response<Body>, request_id: &str) -> 
         return Response::from_parts(parts, Body::from(bytes));
     };
     let mut new = text.to_owned();
+    // s3s reports a browser-form POST that breaks its policy's conditions
+    // as 400 InvalidPolicyDocument; S3 answers 403 AccessDenied "Invalid
+    // according to Policy".
+    if parts.status == StatusCode::BAD_REQUEST
+        && new.contains("<Code>InvalidPolicyDocument</Code>")
+        && (new.contains("<Message>Policy condition")
+            || new.contains("<Message>Bucket in form field"))
+    {
+        new = new
+            .replace(
+                "<Code>InvalidPolicyDocument</Code>",
+                "<Code>AccessDenied</Code>",
+            )
+            .replace("<Message>", "<Message>Invalid according to Policy: ");
+        parts.status = StatusCode::FORBIDDEN;
+    }
     if !new.contains("<Message>")
         && let (Some(start), Some(end)) = (new.find("<Code>"), new.find("</Code>"))
     {

@@ -214,6 +214,12 @@ fn presigned_urls_work_until_they_expire() {
     );
     let too_long = send(&server.addr, "GET", &url(0, 8 * 24 * 3600), &host, b"");
     assert_ne!(too_long.status, 200, "presigned URLs are limited to 7 days");
+    // A negative lifetime expired before it began (S3: 403, not 400).
+    let negative = url(0, 60).replace("X-Amz-Expires=60", "X-Amz-Expires=-60");
+    assert!(negative.contains("X-Amz-Expires=-60"), "{negative}");
+    let r = send(&server.addr, "GET", &negative, &host, b"");
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("Request has expired"), "{}", r.text());
 }
 
 #[test]
