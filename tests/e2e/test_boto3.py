@@ -1208,3 +1208,30 @@ def test_list_buckets_filters_by_region(s3, bucket):
     names = [b["Name"] for b in s3.list_buckets(BucketRegion="us-east-1")["Buckets"]]
     assert bucket in names
     assert s3.list_buckets(BucketRegion="eu-west-1")["Buckets"] == []
+
+
+def test_complete_refuses_a_wrong_declared_object_checksum(s3, bucket):
+    # The composite SHA-256 the client declares on Complete must match, with
+    # or without the "-N" suffix (ceph/s3-tests test_multipart_checksum_sha256).
+    import base64
+    part = b"A" * 1024
+    part_sum = base64.b64encode(hashlib.sha256(part).digest()).decode()
+    composite = base64.b64encode(
+        hashlib.sha256(hashlib.sha256(part).digest()).digest()).decode() + "-1"
+    for declared, ok in (("bad", False), (composite, True)):
+        uid = s3.create_multipart_upload(Bucket=bucket, Key="mp",
+                                         ChecksumAlgorithm="SHA256")["UploadId"]
+        r = s3.upload_part(Bucket=bucket, Key="mp", UploadId=uid, PartNumber=1, Body=part,
+                           ChecksumAlgorithm="SHA256", ChecksumSHA256=part_sum)
+        parts = {"Parts": [{"ETag": r["ETag"], "ChecksumSHA256": r["ChecksumSHA256"],
+                            "PartNumber": 1}]}
+        if ok:
+            done = s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid,
+                                                ChecksumSHA256=declared, MultipartUpload=parts)
+            assert done["ChecksumSHA256"] == composite
+        else:
+            with pytest.raises(ClientError) as ei:
+                s3.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid,
+                                             ChecksumSHA256=declared, MultipartUpload=parts)
+            assert err(ei) == ("BadDigest", 400)
+            s3.abort_multipart_upload(Bucket=bucket, Key="mp", UploadId=uid)

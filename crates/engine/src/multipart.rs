@@ -353,6 +353,7 @@ impl Engine {
     /// uploaded parts and commits the object in one transaction that also
     /// removes the upload, verifying nothing changed since the parts were
     /// read.
+    #[allow(clippy::too_many_arguments)]
     pub async fn complete_multipart_upload(
         &self,
         bucket: &str,
@@ -361,6 +362,7 @@ impl Engine {
         requested: Vec<CompletedPart>,
         if_match: Option<EtagMatch>,
         if_none_match: Option<EtagMatch>,
+        declared_checksum: Option<String>,
     ) -> Result<Versioned, EngineError> {
         let upload = match self.upload_record(bucket, key, upload_id).await {
             Ok(u) => u,
@@ -428,6 +430,21 @@ impl Engine {
             })
             .collect::<Result<_, _>>()?;
         let checksum = multipart_checksum(&upload, &chosen);
+        // The object checksum the client declared on Complete (with or
+        // without the composite "-N" suffix) must be the one computed.
+        if let Some(declared) = declared_checksum.as_deref()
+            && let Some(a) = upload.checksum_algorithm
+        {
+            let matches = checksum.as_ref().is_some_and(|c| {
+                c.value == declared || c.value.split_once('-').is_some_and(|(v, _)| v == declared)
+            });
+            if !matches {
+                return Err(EngineError::BadDigest(format!(
+                    "The {} you specified did not match the calculated checksum.",
+                    a.header_name()
+                )));
+            }
+        }
         let record = ObjectRecord {
             version_id: crate::NULL_VERSION.into(),
             stamp: 0,

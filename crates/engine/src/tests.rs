@@ -339,7 +339,8 @@ async fn multipart_upload_complete_and_errors() {
                 &up.upload_id,
                 vec![cp(2, &r2.etag), cp(1, &r1.etag)],
                 None,
-                None
+                None,
+                None,
             )
             .await,
         Err(EngineError::InvalidPartOrder)
@@ -352,7 +353,8 @@ async fn multipart_upload_complete_and_errors() {
                 &up.upload_id,
                 vec![cp(1, "bogus")],
                 None,
-                None
+                None,
+                None,
             )
             .await,
         Err(EngineError::InvalidPart)
@@ -370,6 +372,7 @@ async fn multipart_upload_complete_and_errors() {
             "big",
             &up.upload_id,
             vec![cp(1, &r1.etag), cp(2, &r2.etag)],
+            None,
             None,
             None,
         )
@@ -444,7 +447,8 @@ async fn multipart_upload_complete_and_errors() {
                 &small.upload_id,
                 vec![cp(1, &s1.etag), cp(2, &s2.etag)],
                 None,
-                None
+                None,
+                None,
             )
             .await,
         Err(EngineError::EntityTooSmall)
@@ -638,6 +642,7 @@ async fn multipart_with_small_parts_mixes_inline_and_file_pieces() {
             "mp",
             &up.upload_id,
             vec![cp(1, &r1.etag), cp(2, &r2.etag)],
+            None,
             None,
             None,
         )

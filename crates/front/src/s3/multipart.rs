@@ -275,6 +275,14 @@ pub async fn complete(
     let if_match = etag_match_header(&req, "if-match", req.input.if_match.as_ref());
     let if_none_match = etag_match_header(&req, "if-none-match", req.input.if_none_match.as_ref());
     let i = req.input;
+    // The object checksum the client declares for the whole upload.
+    let declared = i
+        .checksum_crc32
+        .clone()
+        .or_else(|| i.checksum_crc32c.clone())
+        .or_else(|| i.checksum_crc64nvme.clone())
+        .or_else(|| i.checksum_sha1.clone())
+        .or_else(|| i.checksum_sha256.clone());
     let parts = i
         .multipart_upload
         .and_then(|m| m.parts)
@@ -303,6 +311,7 @@ pub async fn complete(
             parts,
             if_match,
             if_none_match,
+            declared,
         )
         .await
         .map_err(to_s3_error)?;
