@@ -3,8 +3,8 @@
 use crate::acl::AclSpec;
 use coffer_meta::records::{
     AclGrant, AclPermission, BucketEncryption, BucketRecord, Grantee, ObjectLockConfig,
-    ObjectOwnership, PartRecord, PublicAccessBlock, SseMode, UploadRecord, Versioning, decode,
-    encode,
+    ObjectOwnership, PartRecord, PublicAccessBlock, SseMode, UploadRecord, Versioning,
+    WebsiteConfig, decode, encode,
 };
 use coffer_meta::{MetaError, Table, keys};
 use coffer_types::{BucketName, Principal};
@@ -112,6 +112,7 @@ impl Engine {
             object_lock: object_lock.then(ObjectLockConfig::default),
             lifecycle: None,
             tags: None,
+            website: None,
         };
         if object_lock {
             record.versioning = Some(Versioning::Enabled);
@@ -211,6 +212,31 @@ impl Engine {
                 ));
             }
             b.versioning = Some(state);
+            Ok(())
+        })
+        .await
+    }
+
+    /// PutBucketWebsite (`Some`) or DeleteBucketWebsite (`None`). A
+    /// configuration needs an index document or a redirect of all requests.
+    pub async fn set_bucket_website(
+        &self,
+        name: &str,
+        website: Option<WebsiteConfig>,
+    ) -> Result<(), EngineError> {
+        if let Some(w) = &website {
+            let index_ok = w
+                .index_suffix
+                .as_deref()
+                .is_some_and(|s| !s.is_empty() && !s.contains('/'));
+            if !index_ok && w.redirect_host.is_none() {
+                return Err(EngineError::InvalidArgument(
+                    "A value for IndexDocument Suffix must be provided if RedirectAllRequestsTo is empty, and it must not be empty or contain a slash".into(),
+                ));
+            }
+        }
+        self.update_bucket(name, move |b| {
+            b.website.clone_from(&website);
             Ok(())
         })
         .await

@@ -57,6 +57,7 @@ pub use objects::{
 };
 pub use versions::{Deleted, NULL_VERSION, Versioned};
 
+pub use coffer_meta::records::WebsiteConfig;
 pub use coffer_meta::records::{
     AccessKeyRecord, AccountRecord, AclGrant, AclPermission, BucketEncryption, BucketRecord,
     ChecksumKind, CorsRule, DefaultRetention, Grantee, GroupRecord, LifecycleFilter, LifecycleRule,

@@ -33,6 +33,8 @@ pub struct ServeOptions {
     pub shutdown_grace: Duration,
     /// Accept SSE-C keys over plain HTTP (S3 refuses them; for testing).
     pub allow_sse_c_over_http: bool,
+    /// Serves buckets' static websites at `BUCKET.WEBSITE_DOMAIN`.
+    pub website_domain: Option<String>,
 }
 
 /// A bound socket and, for HTTPS, its TLS configuration.
@@ -49,6 +51,8 @@ struct Shared {
     root: RootCredentials,
     /// For virtual-hosted-style bucket names outside s3s (CORS).
     domain: Option<Arc<crate::host::DomainHost>>,
+    /// The static website endpoint's domain.
+    website: Option<Arc<crate::host::DomainHost>>,
 }
 
 /// Whether the request arrived over TLS (`aws:SecureTransport`).
@@ -73,6 +77,12 @@ pub async fn serve(
         root: options.root,
         domain: options
             .domain
+            .as_deref()
+            .map(crate::host::DomainHost::new)
+            .transpose()?
+            .map(Arc::new),
+        website: options
+            .website_domain
             .as_deref()
             .map(crate::host::DomainHost::new)
             .transpose()?
@@ -208,7 +218,18 @@ async fn handle(
         )
     });
 
-    let mut response = if method == http::Method::OPTIONS {
+    let website_bucket = shared.website.as_deref().and_then(|w| {
+        req.headers()
+            .get(http::header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .and_then(|h| w.bucket_of(h))
+    });
+
+    let mut response = if let Some(bucket) = website_bucket {
+        let conditions =
+            crate::access::request_conditions(req.uri(), req.headers(), Some(peer), secure);
+        crate::website::serve(&shared.engine, &bucket, &method, &path, &conditions).await
+    } else if method == http::Method::OPTIONS {
         // Preflight requests are never signed.
         let bucket =
             crate::cors::bucket_of(shared.domain.as_deref(), req.headers(), req.uri().path());

@@ -17,6 +17,7 @@ mod iam_api;
 mod query_auth;
 mod s3;
 mod tls;
+mod website;
 
 pub use http_server::{Listener, ServeOptions, serve};
 pub use tls::load_tls_config;

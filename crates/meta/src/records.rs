@@ -66,6 +66,8 @@ pub struct BucketRecord {
     /// Bucket tags (PutBucketTagging), in key order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<(String, String)>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub website: Option<WebsiteConfig>,
 }
 
 /// A bucket's versioning state once it has been configured.
@@ -235,6 +237,22 @@ pub struct LifecycleRule {
     pub newer_noncurrent_versions: Option<i32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub abort_incomplete_days: Option<i32>,
+}
+
+/// A bucket's static website configuration (PutBucketWebsite).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebsiteConfig {
+    /// Served for requests of a "directory" (`/` or a key ending in `/`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index_suffix: Option<String>,
+    /// The object served (with the error status) when a request fails.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error_key: Option<String>,
+    /// Redirect every request to this host (and protocol).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redirect_protocol: Option<String>,
 }
 
 /// One rule of a bucket's CORS configuration.
@@ -571,6 +589,7 @@ mod tests {
             object_lock: None,
             lifecycle: None,
             tags: None,
+            website: None,
         };
         let enc = encode(&b);
         assert_eq!(enc[0], RECORD_V1);

@@ -100,6 +100,10 @@ struct ServeArgs {
     /// in the clear is compromised; this exists for local testing.
     #[arg(long)]
     allow_sse_c_over_http: bool,
+    /// Serve buckets' static websites (PutBucketWebsite) at
+    /// `BUCKET.DOMAIN` on the same port, e.g. `s3-website.example.com`.
+    #[arg(long, value_name = "DOMAIN")]
+    website_domain: Option<String>,
     /// The length of a lifecycle-rule "day" in seconds (default: a real
     /// day). For tests of lifecycle rules; also COFFER_LIFECYCLE_DAY_SECONDS.
     #[arg(long, value_name = "SECONDS", env = "COFFER_LIFECYCLE_DAY_SECONDS")]
@@ -208,6 +212,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             domain: args.domain,
             shutdown_grace: Duration::from_secs(args.shutdown_grace),
             allow_sse_c_over_http: args.allow_sse_c_over_http,
+            website_domain: args.website_domain,
         },
         shutdown_signal(),
     )

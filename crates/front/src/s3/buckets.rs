@@ -476,3 +476,70 @@ pub async fn delete_bucket_tagging(
         http::StatusCode::NO_CONTENT,
     ))
 }
+
+pub async fn get_bucket_website(
+    engine: &Engine,
+    req: S3Request<GetBucketWebsiteInput>,
+) -> S3Result<S3Response<GetBucketWebsiteOutput>> {
+    let b = engine
+        .head_bucket(&req.input.bucket)
+        .await
+        .map_err(to_s3_error)?;
+    let Some(w) = b.website else {
+        return no_configuration(engine, &b.name, S3ErrorCode::NoSuchWebsiteConfiguration).await;
+    };
+    Ok(S3Response::new(GetBucketWebsiteOutput {
+        error_document: w.error_key.map(|key| ErrorDocument { key }),
+        index_document: w.index_suffix.map(|suffix| IndexDocument { suffix }),
+        redirect_all_requests_to: w.redirect_host.map(|host_name| RedirectAllRequestsTo {
+            host_name,
+            protocol: w.redirect_protocol.map(Protocol::from),
+        }),
+        routing_rules: None,
+    }))
+}
+
+pub async fn put_bucket_website(
+    engine: &Engine,
+    req: S3Request<PutBucketWebsiteInput>,
+) -> S3Result<S3Response<PutBucketWebsiteOutput>> {
+    let i = req.input;
+    let c = i.website_configuration;
+    if c.routing_rules.as_ref().is_some_and(|r| !r.is_empty()) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::NotImplemented,
+            "Website routing rules are not supported",
+        ));
+    }
+    let config = coffer_engine::WebsiteConfig {
+        index_suffix: c.index_document.map(|d| d.suffix),
+        error_key: c.error_document.map(|d| d.key),
+        redirect_host: c
+            .redirect_all_requests_to
+            .as_ref()
+            .map(|r| r.host_name.clone()),
+        redirect_protocol: c
+            .redirect_all_requests_to
+            .and_then(|r| r.protocol)
+            .map(|p| p.as_str().to_owned()),
+    };
+    engine
+        .set_bucket_website(&i.bucket, Some(config))
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::new(PutBucketWebsiteOutput::default()))
+}
+
+pub async fn delete_bucket_website(
+    engine: &Engine,
+    req: S3Request<DeleteBucketWebsiteInput>,
+) -> S3Result<S3Response<DeleteBucketWebsiteOutput>> {
+    engine
+        .set_bucket_website(&req.input.bucket, None)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::with_status(
+        DeleteBucketWebsiteOutput::default(),
+        http::StatusCode::NO_CONTENT,
+    ))
+}

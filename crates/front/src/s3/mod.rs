@@ -445,4 +445,25 @@ impl S3 for CofferS3 {
     ) -> S3Result<S3Response<DeleteBucketTaggingOutput>> {
         buckets::delete_bucket_tagging(&self.engine, req).await
     }
+
+    async fn get_bucket_website(
+        &self,
+        req: S3Request<GetBucketWebsiteInput>,
+    ) -> S3Result<S3Response<GetBucketWebsiteOutput>> {
+        buckets::get_bucket_website(&self.engine, req).await
+    }
+
+    async fn put_bucket_website(
+        &self,
+        req: S3Request<PutBucketWebsiteInput>,
+    ) -> S3Result<S3Response<PutBucketWebsiteOutput>> {
+        buckets::put_bucket_website(&self.engine, req).await
+    }
+
+    async fn delete_bucket_website(
+        &self,
+        req: S3Request<DeleteBucketWebsiteInput>,
+    ) -> S3Result<S3Response<DeleteBucketWebsiteOutput>> {
+        buckets::delete_bucket_website(&self.engine, req).await
+    }
 }

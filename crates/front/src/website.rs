@@ -1,0 +1,193 @@
+//! Static website hosting, like S3's website endpoints: a request to
+//! `BUCKET.WEBSITE_DOMAIN` (`coffer serve --website-domain`) is an anonymous
+//! GET or HEAD of the bucket's objects. A "directory" (`/`, or a key ending
+//! in `/`) serves its index document, a key whose directory has one is
+//! redirected to it, and failures serve the error document with their
+//! status. As on S3, a missing key is 404 only when visitors may list the
+//! bucket, 403 otherwise. Errors are HTML pages, not XML.
+
+use bytes::Bytes;
+use coffer_engine::{AccessRequest, Engine, EngineError, ObjectRecord};
+use futures::TryStreamExt;
+use http::{HeaderValue, Method, Response, StatusCode};
+use s3s::Body;
+
+fn html_error(status: StatusCode, code: &str, message: &str) -> Response<Body> {
+    let page = format!(
+        "<html>\n<head><title>{status}</title></head>\n<body>\n<h1>{status}</h1>\n<ul>\n<li>Code: {code}</li>\n<li>Message: {message}</li>\n</ul>\n</body>\n</html>\n"
+    );
+    let mut r = Response::new(Body::from(page));
+    *r.status_mut() = status;
+    r.headers_mut().insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("text/html; charset=utf-8"),
+    );
+    r
+}
+
+fn redirect(status: StatusCode, location: &str) -> Response<Body> {
+    let mut r = Response::new(Body::from(Bytes::new()));
+    *r.status_mut() = status;
+    if let Ok(v) = HeaderValue::from_str(location) {
+        r.headers_mut().insert(http::header::LOCATION, v);
+    }
+    r
+}
+
+/// Reads an object for an anonymous visitor; `Err` is the status and error
+/// code the visitor gets.
+async fn fetch(
+    engine: &Engine,
+    bucket: &str,
+    key: &str,
+    conditions: &[(String, String)],
+) -> Result<ObjectRecord, (StatusCode, &'static str)> {
+    let access = AccessRequest {
+        operation: "GetObject",
+        bucket: Some(bucket),
+        key: Some(key),
+        has_version_id: false,
+        conditions,
+    };
+    match engine
+        .authorize(&coffer_types::Principal::anonymous(), access)
+        .await
+    {
+        Ok(()) => {}
+        Err(EngineError::NoSuchKey) => return Err((StatusCode::NOT_FOUND, "NoSuchKey")),
+        Err(_) => return Err((StatusCode::FORBIDDEN, "AccessDenied")),
+    }
+    match engine.get_object(bucket, key).await {
+        Ok(rec) => Ok(rec),
+        Err(EngineError::NoSuchKey | EngineError::DeleteMarker { .. }) => {
+            Err((StatusCode::NOT_FOUND, "NoSuchKey"))
+        }
+        Err(_) => Err((StatusCode::INTERNAL_SERVER_ERROR, "InternalError")),
+    }
+}
+
+/// The response carrying an object's bytes (none for HEAD).
+fn object_response(
+    engine: &Engine,
+    rec: &ObjectRecord,
+    status: StatusCode,
+    head: bool,
+) -> Response<Body> {
+    // Objects under SSE-C cannot be served: the visitor has no key.
+    let Ok(key) = engine.data_key(rec.sse.as_ref(), None) else {
+        return html_error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "The object is encrypted with a customer-provided key.",
+        );
+    };
+    let mut r = if head {
+        Response::new(Body::from(Bytes::new()))
+    } else {
+        let stream = engine
+            .read_object(rec, 0..rec.size, key.as_ref())
+            .map_err(std::io::Error::other);
+        Response::new(Body::from(s3s::dto::StreamingBlob::wrap(stream)))
+    };
+    *r.status_mut() = status;
+    let h = r.headers_mut();
+    let content_type = rec
+        .headers
+        .content_type
+        .clone()
+        .unwrap_or_else(|| "binary/octet-stream".into());
+    for (name, value) in [
+        (http::header::CONTENT_TYPE, content_type),
+        (http::header::CONTENT_LENGTH, rec.size.to_string()),
+        (http::header::ETAG, format!("\"{}\"", rec.etag)),
+        (
+            http::header::LAST_MODIFIED,
+            crate::s3::http_date(rec.last_modified_ms),
+        ),
+    ] {
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    }
+    r
+}
+
+/// Serves one website request for `bucket`.
+pub(crate) async fn serve(
+    engine: &Engine,
+    bucket: &str,
+    method: &Method,
+    path: &str,
+    conditions: &[(String, String)],
+) -> Response<Body> {
+    let head = *method == Method::HEAD;
+    if !head && *method != Method::GET {
+        return html_error(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            "The specified method is not allowed against this resource.",
+        );
+    }
+    let website = match engine.bucket(bucket).await {
+        Ok(b) => b.website,
+        Err(_) => {
+            return html_error(
+                StatusCode::NOT_FOUND,
+                "NoSuchBucket",
+                "The specified bucket does not exist",
+            );
+        }
+    };
+    let Some(site) = website else {
+        return html_error(
+            StatusCode::NOT_FOUND,
+            "NoSuchWebsiteConfiguration",
+            "The specified bucket does not have a website configuration",
+        );
+    };
+    if let Some(host) = &site.redirect_host {
+        let protocol = site.redirect_protocol.as_deref().unwrap_or("http");
+        return redirect(
+            StatusCode::MOVED_PERMANENTLY,
+            &format!("{protocol}://{host}{path}"),
+        );
+    }
+    let index = site.index_suffix.clone().unwrap_or_default();
+    let decoded = percent_encoding::percent_decode_str(path.trim_start_matches('/'))
+        .decode_utf8_lossy()
+        .into_owned();
+    let key = if decoded.is_empty() || decoded.ends_with('/') {
+        format!("{decoded}{index}")
+    } else {
+        decoded.clone()
+    };
+    let failure = match fetch(engine, bucket, &key, conditions).await {
+        Ok(rec) => return object_response(engine, &rec, StatusCode::OK, head),
+        Err(f) => f,
+    };
+    // `/dir` naming no object but a readable `dir/INDEX`: send the visitor
+    // to `/dir/` (whether or not they may list the bucket).
+    if !decoded.is_empty()
+        && !decoded.ends_with('/')
+        && matches!(
+            engine.get_object(bucket, &decoded).await,
+            Err(EngineError::NoSuchKey | EngineError::DeleteMarker { .. })
+        )
+        && fetch(engine, bucket, &format!("{decoded}/{index}"), conditions)
+            .await
+            .is_ok()
+    {
+        return redirect(StatusCode::FOUND, &format!("/{decoded}/"));
+    }
+    if let Some(error_key) = &site.error_key
+        && let Ok(rec) = fetch(engine, bucket, error_key, conditions).await
+    {
+        return object_response(engine, &rec, failure.0, head);
+    }
+    let message = match failure.0 {
+        StatusCode::NOT_FOUND => "The specified key does not exist.",
+        StatusCode::FORBIDDEN => "Access Denied",
+        _ => "We encountered an internal error. Please try again.",
+    };
+    html_error(failure.0, failure.1, message)
+}
