@@ -543,3 +543,17 @@ pub async fn delete_bucket_website(
         http::StatusCode::NO_CONTENT,
     ))
 }
+
+/// Requester-pays is not offered: every bucket's payer is its owner.
+pub async fn get_bucket_request_payment(
+    engine: &Engine,
+    req: S3Request<GetBucketRequestPaymentInput>,
+) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
+    engine
+        .head_bucket(&req.input.bucket)
+        .await
+        .map_err(to_s3_error)?;
+    Ok(S3Response::new(GetBucketRequestPaymentOutput {
+        payer: Some(Payer::from_static(Payer::BUCKET_OWNER)),
+    }))
+}

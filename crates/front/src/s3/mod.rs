@@ -466,4 +466,11 @@ impl S3 for CofferS3 {
     ) -> S3Result<S3Response<DeleteBucketWebsiteOutput>> {
         buckets::delete_bucket_website(&self.engine, req).await
     }
+
+    async fn get_bucket_request_payment(
+        &self,
+        req: S3Request<GetBucketRequestPaymentInput>,
+    ) -> S3Result<S3Response<GetBucketRequestPaymentOutput>> {
+        buckets::get_bucket_request_payment(&self.engine, req).await
+    }
 }
