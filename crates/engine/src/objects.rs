@@ -306,12 +306,26 @@ impl Engine {
             params.if_match.as_ref(),
             params.if_none_match.as_ref(),
         )?;
-        let (sse, data_key) = self.new_data_key(&bucket_rec, params.sse.as_ref())?;
+        self.store_new_object(&bucket_rec, key.as_str(), params, body)
+            .await
+    }
+
+    /// Receives a body as a new version of `key` in `bucket` (encrypted,
+    /// owned and locked as the bucket and the request say) and commits it;
+    /// what PutObject and CopyObject share once their checks are done.
+    async fn store_new_object(
+        &self,
+        bucket: &BucketRecord,
+        key: &str,
+        params: PutParams,
+        body: BodyStream,
+    ) -> Result<Versioned, EngineError> {
+        let (sse, data_key) = self.new_data_key(bucket, params.sse.as_ref())?;
         let (owner, acl) = self
-            .new_object_acl(&bucket_rec, params.writer.as_deref(), params.acl.as_ref())
+            .new_object_acl(bucket, params.writer.as_deref(), params.acl.as_ref())
             .await?;
         let (retention, legal_hold) =
-            crate::lock::for_new_version(&bucket_rec, params.retention, params.legal_hold)?;
+            crate::lock::for_new_version(bucket, params.retention, params.legal_hold)?;
         let received = self
             .receive(
                 body,
@@ -343,8 +357,8 @@ impl Engine {
             legal_hold,
         };
         self.commit_object(
-            bucket,
-            key.as_str(),
+            &bucket.name,
+            key,
             record,
             Some(received.new),
             params.if_match,
@@ -724,63 +738,17 @@ impl Engine {
         let data = self
             .read_object(source, 0..source.size, source_key.as_ref())
             .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
-        let (sse, data_key) = self.new_data_key(&dst_bucket_rec, replacement.sse.as_ref())?;
-        let (owner, acl) = self
-            .new_object_acl(
-                &dst_bucket_rec,
-                replacement.writer.as_deref(),
-                replacement.acl.as_ref(),
-            )
-            .await?;
-        let (retention, legal_hold) = crate::lock::for_new_version(
-            &dst_bucket_rec,
-            replacement.retention,
-            replacement.legal_hold,
-        )?;
-        let received = self
-            .receive(
-                Box::pin(data),
-                Some(source.size),
-                None,
-                algorithm.map_or(DeclaredChecksum::None, DeclaredChecksum::Algorithm),
-                limits::MAX_PUT_SIZE,
-                Some(&data_key),
-            )
-            .await?;
-        let (headers, user_metadata) = match directive {
-            MetadataDirective::Copy => (source.headers.clone(), source.user_metadata.clone()),
-            MetadataDirective::Replace => (replacement.headers, replacement.user_metadata),
-        };
-        let tags = sorted_tags(replacement.tags.unwrap_or_else(|| source.tags.clone()));
-        let record = ObjectRecord {
-            version_id: versions::NULL_VERSION.into(),
-            stamp: 0,
-            delete_marker: false,
-            size: received.digest.size,
-            etag: ETag::from_md5(&received.digest.md5).0,
-            last_modified_ms: now_ms(),
-            headers,
-            user_metadata,
-            checksum: received.checksum,
-            blobs: vec![received.new.piece.clone()],
-            parts: Vec::new(),
-            tags,
-            upload_id: None,
-            sse: Some(sse),
-            owner,
-            acl,
-            retention,
-            legal_hold,
-        };
+        let mut params = replacement;
+        if directive == MetadataDirective::Copy {
+            params.headers = source.headers.clone();
+            params.user_metadata = source.user_metadata.clone();
+        }
+        params.tags = Some(params.tags.unwrap_or_else(|| source.tags.clone()));
+        params.expected_size = Some(source.size);
+        params.content_md5 = None;
+        params.checksum = algorithm.map_or(DeclaredChecksum::None, DeclaredChecksum::Algorithm);
         let record = self
-            .commit_object(
-                dst_bucket,
-                dst_key.as_str(),
-                record,
-                Some(received.new),
-                replacement.if_match,
-                replacement.if_none_match,
-            )
+            .store_new_object(&dst_bucket_rec, dst_key.as_str(), params, Box::pin(data))
             .await?;
         Ok((record, source_version))
     }
