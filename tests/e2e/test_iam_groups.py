@@ -227,7 +227,7 @@ def test_list_entities_and_list_policies_filters(iam):
         local = [p["Arn"] for p in iam.list_policies(Scope="Local", PathPrefix="/ent/")["Policies"]]
         assert arn in local
         assert arn not in [p["Arn"] for p in iam.list_policies(Scope="Local", OnlyAttached=True)["Policies"]]
-        assert iam.list_policies(Scope="AWS")["Policies"] == []
+        assert arn not in [p["Arn"] for p in iam.list_policies(Scope="AWS")["Policies"]]
 
         iam.attach_group_policy(GroupName=group, PolicyArn=arn)
         iam.attach_user_policy(UserName=user, PolicyArn=arn)
@@ -246,7 +246,7 @@ def test_list_entities_and_list_policies_filters(iam):
             iam.delete_user(UserName=user)
         assert error_code(e.value) == "DeleteConflict"
         assert "must detach all policies first" in e.value.response["Error"]["Message"]
-        for bad in (arn.replace("/ent/", "/"), "arn:aws:iam::aws:policy/AdministratorAccess"):
+        for bad in (arn.replace("/ent/", "/"), "arn:aws:iam::aws:policy/NoSuchAwsPolicy"):
             with pytest.raises(ClientError) as e:
                 iam.attach_user_policy(UserName=user, PolicyArn=bad)
             assert error_code(e.value) == "NoSuchEntity", bad
@@ -258,6 +258,104 @@ def test_list_entities_and_list_policies_filters(iam):
         remove_group(iam, group)
         remove_user(iam, user)
     assert group not in [g["GroupName"] for g in iam.list_groups()["Groups"]]
+
+
+def test_aws_managed_policies_attach_and_grant_like_on_aws(live_server, iam, s3, bucket):
+    read_only = "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"
+    listed = {p["PolicyName"]: p for p in iam.list_policies(Scope="AWS")["Policies"]}
+    assert {"AmazonS3FullAccess", "AmazonS3ReadOnlyAccess", "IAMReadOnlyAccess"} <= set(listed)
+    assert listed["AmazonS3ReadOnlyAccess"]["Arn"] == read_only
+    assert read_only not in [p["Arn"] for p in iam.list_policies(Scope="Local")["Policies"]]
+    doc = iam.get_policy_version(PolicyArn=read_only, VersionId="v1")["PolicyVersion"]["Document"]
+    assert "s3:Get*" in json.dumps(doc)
+
+    s3.put_object(Bucket=bucket, Key="k", Body=b"v")
+    user = unique("awsmp-user")
+    access, secret = make_user(iam, user)
+    client = live_server.client(access_key=access, secret_key=secret)
+    try:
+        with pytest.raises(ClientError):
+            client.get_object(Bucket=bucket, Key="k")
+        iam.attach_user_policy(UserName=user, PolicyArn=read_only)
+        assert client.get_object(Bucket=bucket, Key="k")["Body"].read() == b"v"
+        with pytest.raises(ClientError) as e:
+            client.put_object(Bucket=bucket, Key="k2", Body=b"x")
+        assert error_code(e.value) == "AccessDenied"
+        assert iam.get_policy(PolicyArn=read_only)["Policy"]["AttachmentCount"] == 1
+        assert [u["UserName"] for u in iam.list_entities_for_policy(PolicyArn=read_only)["PolicyUsers"]] == [user]
+        assert read_only in [p["Arn"] for p in iam.list_policies(Scope="AWS", OnlyAttached=True)["Policies"]]
+        for change in (lambda: iam.delete_policy(PolicyArn=read_only),
+                       lambda: iam.create_policy_version(PolicyArn=read_only,
+                                                         PolicyDocument=json.dumps(allow("s3:*", "*")))):
+            with pytest.raises(ClientError) as e:
+                change()
+            assert error_code(e.value) == "InvalidInput"
+        iam.detach_user_policy(UserName=user, PolicyArn=read_only)
+        assert iam.get_policy(PolicyArn=read_only)["Policy"]["AttachmentCount"] == 0
+        with pytest.raises(ClientError):
+            client.get_object(Bucket=bucket, Key="k")
+    finally:
+        remove_user(iam, user)
+
+
+def test_update_group_renames_and_moves_with_members_and_policies(iam):
+    group, user = unique("old-grp"), unique("grp-user")
+    iam.create_group(GroupName=group)
+    iam.create_user(UserName=user)
+    iam.add_user_to_group(GroupName=group, UserName=user)
+    arn = iam.create_policy(PolicyName=unique("grp-pol"),
+                            PolicyDocument=json.dumps(allow("s3:GetObject", "*")))["Policy"]["Arn"]
+    iam.attach_group_policy(GroupName=group, PolicyArn=arn)
+    new = unique("new-grp")
+    try:
+        iam.update_group(GroupName=group, NewGroupName=new, NewPath="/moved/")
+        got = iam.get_group(GroupName=new)
+        assert got["Group"]["Path"] == "/moved/" and [u["UserName"] for u in got["Users"]] == [user]
+        assert [g["GroupName"] for g in iam.list_groups_for_user(UserName=user)["Groups"]] == [new]
+        assert [g["GroupName"] for g in iam.list_entities_for_policy(PolicyArn=arn)["PolicyGroups"]] == [new]
+        with pytest.raises(ClientError) as e:
+            iam.get_group(GroupName=group)
+        assert error_code(e.value) == "NoSuchEntity"
+        other = unique("taken")
+        iam.create_group(GroupName=other)
+        with pytest.raises(ClientError) as e:
+            iam.update_group(GroupName=new, NewGroupName=other.upper())
+        assert error_code(e.value) == "EntityAlreadyExists"
+        iam.delete_group(GroupName=other)
+    finally:
+        remove_group(iam, new)
+        remove_user(iam, user)
+        remove_policy(iam, arn)
+
+
+def test_account_summary_root_keys_and_identity_providers(live_server, iam):
+    before = iam.get_account_summary()["SummaryMap"]
+    assert before["UsersQuota"] == 5000 and before["AccessKeysPerUserQuota"] == 2
+    user = unique("summary-user")
+    iam.create_user(UserName=user)
+    try:
+        after = iam.get_account_summary()["SummaryMap"]
+        assert after["Users"] == before["Users"] + 1
+    finally:
+        iam.delete_user(UserName=user)
+    assert iam.list_open_id_connect_providers()["OpenIDConnectProviderList"] == []
+
+    # Without UserName, a root user manages its own (stored) access keys.
+    key = iam.create_access_key()["AccessKey"]
+    try:
+        assert "UserName" not in key and key["AccessKeyId"].startswith("AKIA")
+        root_again = iam_client(live_server, key["AccessKeyId"], key["SecretAccessKey"])
+        assert root_again.get_user()["User"]["Arn"].endswith(":root")
+        iam.update_access_key(AccessKeyId=key["AccessKeyId"], Status="Inactive")
+        listed = {k["AccessKeyId"]: k["Status"] for k in iam.list_access_keys()["AccessKeyMetadata"]}
+        assert listed[key["AccessKeyId"]] == "Inactive"
+        with pytest.raises(ClientError):
+            root_again.get_user()
+    finally:
+        iam.delete_access_key(AccessKeyId=key["AccessKeyId"])
+    with pytest.raises(ClientError) as e:
+        iam.update_access_key(AccessKeyId=key["AccessKeyId"], Status="Active")
+    assert error_code(e.value) == "NoSuchEntity"
 
 
 # --------------------------------------------------------------------- S3 access

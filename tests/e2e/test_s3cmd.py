@@ -52,22 +52,11 @@ EX_ACCESSDENIED = 77
 
 
 # ---------------------------------------------------------------- helpers
-def make_s3cmd(server, tmp_path: Path, name: str, *, v2: bool = False,
-               access_key: str | None = None, secret_key: str | None = None,
-               extra: dict[str, str] | None = None):
-    """An s3cmd runner like the `s3cmd` fixture, for any server and with config overrides."""
-    cfg = write_s3cmd_config(tmp_path / f"s3cfg-{name}", server, v2)
-    settings = dict(extra or {})
-    if access_key is not None:
-        settings["access_key"] = access_key
-    if secret_key is not None:
-        settings["secret_key"] = secret_key
-    lines = [ln for ln in cfg.read_text().splitlines()
-             if ln.split(" = ", 1)[0] not in settings]
-    lines += [f"{k} = {v}" for k, v in settings.items()]
-    cfg.write_text("\n".join(lines) + "\n")
+def s3cmd_runner(cfg: Path, env: dict[str, str]):
+    """Run s3cmd with config file `cfg` and environment `env`:
+    run(*args, check=True, input=None) -> CompletedProcess with decoded stdout/stderr
+    (the raw stdout stays in `.stdout_bytes`)."""
     exe = _tool("s3cmd")
-    env = _tool_env(tmp_path, server)
 
     def run(*args, check: bool = True, timeout: float = 120, cwd=None, input: bytes | None = None):
         cmd = [exe, "-c", str(cfg), *map(str, args)]
@@ -82,6 +71,26 @@ def make_s3cmd(server, tmp_path: Path, name: str, *, v2: bool = False,
         return res
 
     return run
+
+
+def make_s3cmd(server, tmp_path: Path, name: str, *, v2: bool = False,
+               access_key: str | None = None, secret_key: str | None = None,
+               extra: dict[str, str] | None = None, env_extra: dict[str, str] | None = None):
+    """An s3cmd runner like the `s3cmd` fixture, for any server, with config overrides
+    (`extra`) and extra environment variables (`env_extra`)."""
+    cfg = write_s3cmd_config(tmp_path / f"s3cfg-{name}", server, v2)
+    settings = dict(extra or {})
+    if access_key is not None:
+        settings["access_key"] = access_key
+    if secret_key is not None:
+        settings["secret_key"] = secret_key
+    lines = [ln for ln in cfg.read_text().splitlines()
+             if ln.split(" = ", 1)[0] not in settings]
+    lines += [f"{k} = {v}" for k, v in settings.items()]
+    cfg.write_text("\n".join(lines) + "\n")
+    env = _tool_env(tmp_path, server)
+    env.update(env_extra or {})
+    return s3cmd_runner(cfg, env)
 
 
 def url_get(url: str) -> tuple[int, bytes]:

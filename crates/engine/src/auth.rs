@@ -37,6 +37,49 @@ pub(crate) fn new_account_id() -> String {
         .collect()
 }
 
+/// What evaluation reads about a principal (see
+/// [`Engine::principal_policies`]).
+#[derive(Debug, Default)]
+pub(crate) struct PrincipalPolicies {
+    /// Identity policies, as (name, document).
+    pub identity: Vec<(String, String)>,
+    /// Session policies, when the credentials carry any.
+    pub session: Option<Vec<(String, String)>>,
+    /// `aws:PrincipalTag/KEY` values.
+    pub tags: Vec<(String, String)>,
+}
+
+impl PrincipalPolicies {
+    pub(crate) fn add_principal_keys(&self, cx: &mut ConditionContext) {
+        for (k, v) in &self.tags {
+            cx.set(&format!("aws:PrincipalTag/{k}"), [v.clone()]);
+        }
+    }
+}
+
+/// Stored policy documents parsed for evaluation; one that no longer parses
+/// is left out (fail closed) and reported.
+pub(crate) struct ParsedPolicies(Vec<(String, Policy)>);
+
+impl ParsedPolicies {
+    pub(crate) fn parse(docs: &[(String, String)]) -> Self {
+        Self(
+            docs.iter()
+                .filter_map(|(id, text)| {
+                    parse_stored(id, text, PolicyKind::Identity).map(|p| (id.clone(), p))
+                })
+                .collect(),
+        )
+    }
+
+    pub(crate) fn named(&self) -> Vec<NamedPolicy<'_>> {
+        self.0
+            .iter()
+            .map(|(id, policy)| NamedPolicy { id, policy })
+            .collect()
+    }
+}
+
 /// What a request asks to do, as the front end sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct AccessRequest<'a> {
@@ -192,17 +235,13 @@ impl Engine {
         for (k, values) in request_keys.iter() {
             context.set(k, values.iter().cloned());
         }
-        let identity_docs = self.identity_policy_documents(principal).await?;
-        let identity: Vec<(String, Policy)> = identity_docs
-            .iter()
-            .filter_map(|(id, text)| {
-                parse_stored(id, text, PolicyKind::Identity).map(|p| (id.clone(), p))
-            })
-            .collect();
-        let named: Vec<NamedPolicy<'_>> = identity
-            .iter()
-            .map(|(id, policy)| NamedPolicy { id, policy })
-            .collect();
+        let policies = self.principal_policies(principal).await?;
+        policies.add_principal_keys(&mut context);
+        let identity_docs = &policies.identity;
+        let identity = ParsedPolicies::parse(identity_docs);
+        let named = identity.named();
+        let session = policies.session.as_deref().map(ParsedPolicies::parse);
+        let session_named = session.as_ref().map(ParsedPolicies::named);
         let bucket_policy_text = bucket.and_then(|b| b.policy.as_deref());
         // RestrictPublicBuckets: a public bucket policy only counts for the
         // bucket owner's account.
@@ -243,6 +282,7 @@ impl Engine {
                 id: "bucket-policy",
                 policy,
             }),
+            session_policies: session_named.as_deref(),
             acl: None,
         };
         let mut eval = evaluate(&request);
@@ -304,22 +344,69 @@ impl Engine {
         }))
     }
 
-    /// The identity policies that apply to a principal, as (name, document):
-    /// for an IAM user its inline and attached managed policies and those of
-    /// its groups, read in one snapshot.
+    /// The identity policies that apply to a principal, as (name, document).
     pub(crate) async fn identity_policy_documents(
         &self,
         principal: &Principal,
     ) -> Result<Vec<(String, String)>, EngineError> {
-        match (&principal.kind, &principal.account) {
-            (PrincipalKind::User { name, .. }, Some(account)) => {
-                let (acct, n) = (account.0.clone(), name.clone());
-                self.meta()
-                    .read(move |tx| crate::managed_policies::user_identity_policies(tx, &acct, &n))
-                    .await
-            }
-            _ => Ok(Vec::new()),
-        }
+        Ok(self.principal_policies(principal).await?.identity)
+    }
+
+    /// Everything about a principal that evaluation reads from the store, in
+    /// one snapshot: for an IAM user its inline and attached managed
+    /// policies and those of its groups, and its tags; for a role session the
+    /// role's policies and tags; and the session policies of temporary
+    /// credentials.
+    pub(crate) async fn principal_policies(
+        &self,
+        principal: &Principal,
+    ) -> Result<PrincipalPolicies, EngineError> {
+        let Some(account) = principal.account.as_ref().map(|a| a.0.clone()) else {
+            return Ok(PrincipalPolicies::default());
+        };
+        let (kind, session) = (principal.kind.clone(), principal.session.clone());
+        self.meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                let mut out = PrincipalPolicies::default();
+                match &kind {
+                    PrincipalKind::User { name, .. } => {
+                        out.identity =
+                            crate::managed_policies::user_identity_policies(tx, &account, name)?;
+                        out.tags = crate::entities::load_user(tx, &account, name)?.tags;
+                    }
+                    PrincipalKind::AssumedRole { role_name, .. } => {
+                        let role = crate::roles::load_role(tx, &account, role_name)?;
+                        out.identity = crate::roles::role_identity_policies(tx, &account, &role)?;
+                        out.tags = role.tags;
+                    }
+                    PrincipalKind::Root | PrincipalKind::Anonymous => {}
+                }
+                if let Some(s) = &session {
+                    // Session tags override the role's tags of the same key.
+                    for (k, v) in &s.tags {
+                        out.tags.retain(|(tk, _)| !tk.eq_ignore_ascii_case(k));
+                        out.tags.push((k.clone(), v.clone()));
+                    }
+                    if s.has_policies() {
+                        let mut docs: Vec<(String, String)> = s
+                            .policy
+                            .iter()
+                            .map(|p| ("session-policy".to_owned(), p.clone()))
+                            .collect();
+                        for arn in &s.policy_arns {
+                            // A managed session policy deleted since grants nothing.
+                            if let Ok(p) = crate::managed_policies::load_policy(tx, &account, arn)
+                                && let Some(doc) = p.default_document()
+                            {
+                                docs.push((arn.clone(), doc.to_owned()));
+                            }
+                        }
+                        out.session = Some(docs);
+                    }
+                }
+                Ok(out)
+            })
+            .await
     }
 
     /// Checks a bucket policy before it is stored.

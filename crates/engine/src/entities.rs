@@ -35,6 +35,31 @@ pub(crate) fn account_range(account: &str) -> (Vec<u8>, Vec<u8>) {
     (start, end)
 }
 
+/// Refuses a new user, group or role (`kind` as IAM names it in messages,
+/// `table` where it lives) whose name the account already uses, in any
+/// case, or that would exceed the account's `quota` of that kind
+/// (`quota_name` as IAM reports it).
+pub(crate) fn check_new_entity(
+    tx: &dyn ReadTxn,
+    table: Table,
+    account: &str,
+    name: &str,
+    (kind, quota_name, quota): (&str, &str, usize),
+) -> Result<(), EngineError> {
+    if tx.get(table, &entity_key(account, name))?.is_some() {
+        return Err(EngineError::EntityAlreadyExists(format!(
+            "{kind} with name {name} already exists."
+        )));
+    }
+    let (start, end) = account_range(account);
+    if tx.range(table, &start, Some(&end), quota)?.len() >= quota {
+        return Err(EngineError::LimitExceeded(format!(
+            "Cannot exceed quota for {quota_name}: {quota}"
+        )));
+    }
+    Ok(())
+}
+
 /// IAM names: 1 to `max` characters of `[A-Za-z0-9+=,.@_-]` (64 for users,
 /// 128 for groups and managed policies).
 pub(crate) fn check_name(field: &str, name: &str, max: usize) -> Result<(), EngineError> {
@@ -114,6 +139,7 @@ pub(crate) fn put_inline_policy(
     document: &str,
     limit: PolicySizeLimit,
 ) -> Result<(), EngineError> {
+    check_name("policyName", name, 128)?;
     let all: String = policies
         .iter()
         .filter(|(n, _)| n != name)

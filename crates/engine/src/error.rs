@@ -61,6 +61,19 @@ pub enum EngineError {
     InvalidInput(String),
     #[error("{0}")]
     InvalidBucketState(String),
+    /// A parameter outside its allowed values (IAM and STS `ValidationError`).
+    #[error("{0}")]
+    Validation(String),
+    /// Session policies and tags too large to fit a session token.
+    #[error("{0}")]
+    PackedPolicyTooLarge(String),
+    /// Temporary credentials past their expiry.
+    #[error("The provided token has expired.")]
+    ExpiredToken,
+    /// A session token that does not verify, does not belong to the access
+    /// key, or whose role or user is gone.
+    #[error("The provided token is malformed or otherwise invalid.")]
+    InvalidToken,
     #[error("Object Lock configuration does not exist for this bucket")]
     ObjectLockConfigurationNotFound,
     #[error("The specified object does not have a ObjectLock configuration")]

@@ -12,15 +12,15 @@ use coffer_meta::records::{GroupRecord, UserRecord, decode, encode};
 use coffer_meta::{MetaError, ReadTxn, Table, WriteTxn};
 
 use crate::entities::{
-    account_range, check_name, check_path, delete_inline_policy, entity_key, load_user,
-    new_entity_id, put_inline_policy, store_user,
+    account_range, check_name, check_new_entity, check_path, delete_inline_policy, entity_key,
+    load_user, new_entity_id, put_inline_policy, store_user,
 };
 use crate::{Engine, EngineError, now_ms};
 
 /// IAM's default quota: a user belongs to at most 10 groups.
 pub const MAX_GROUPS_PER_USER: usize = 10;
 /// IAM's default quota: 300 groups per account.
-const MAX_GROUPS_PER_ACCOUNT: usize = 300;
+pub(crate) const MAX_GROUPS_PER_ACCOUNT: usize = 300;
 
 /// One page of a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,27 +121,77 @@ impl Engine {
         let (acct, g) = (account.to_owned(), group.clone());
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
-                if tx
-                    .get(Table::Groups, &entity_key(&acct, &g.name))?
-                    .is_some()
-                {
-                    return Err(EngineError::EntityAlreadyExists(format!(
-                        "Group with name {} already exists.",
-                        g.name
-                    )));
-                }
-                let (start, end) = account_range(&acct);
-                let existing =
-                    tx.range(Table::Groups, &start, Some(&end), MAX_GROUPS_PER_ACCOUNT)?;
-                if existing.len() >= MAX_GROUPS_PER_ACCOUNT {
-                    return Err(EngineError::LimitExceeded(format!(
-                        "Cannot exceed quota for GroupsPerAccount: {MAX_GROUPS_PER_ACCOUNT}"
-                    )));
-                }
+                check_new_entity(
+                    tx,
+                    Table::Groups,
+                    &acct,
+                    &g.name,
+                    ("Group", "GroupsPerAccount", MAX_GROUPS_PER_ACCOUNT),
+                )?;
                 Ok(store_group(tx, &acct, &g)?)
             })
             .await?;
         Ok(group)
+    }
+
+    /// UpdateGroup: a new name and/or path; the members' lists and policy
+    /// attachments that name the group follow in the same transaction.
+    pub async fn update_group(
+        &self,
+        account: &str,
+        name: &str,
+        new_name: Option<&str>,
+        new_path: Option<&str>,
+    ) -> Result<(), EngineError> {
+        if let Some(n) = new_name {
+            check_name("newGroupName", n, 128)?;
+        }
+        if let Some(p) = new_path {
+            check_path(p)?;
+        }
+        let (acct, old, new_name, new_path) = (
+            account.to_owned(),
+            name.to_owned(),
+            new_name.map(str::to_owned),
+            new_path.map(str::to_owned),
+        );
+        self.meta()
+            .write(move |tx| -> Result<(), EngineError> {
+                let mut g = load_group(tx, &acct, &old)?;
+                if let Some(p) = &new_path {
+                    g.path.clone_from(p);
+                }
+                let Some(to) = new_name.clone().filter(|n| *n != g.name) else {
+                    return Ok(store_group(tx, &acct, &g)?);
+                };
+                if !to.eq_ignore_ascii_case(&g.name)
+                    && tx.get(Table::Groups, &entity_key(&acct, &to))?.is_some()
+                {
+                    return Err(EngineError::EntityAlreadyExists(format!(
+                        "Group with name {to} already exists."
+                    )));
+                }
+                let from = std::mem::replace(&mut g.name, to.clone());
+                tx.delete(Table::Groups, &entity_key(&acct, &from))?;
+                store_group(tx, &acct, &g)?;
+                let rename = |names: &mut Vec<String>| {
+                    for n in names.iter_mut().filter(|n| n.eq_ignore_ascii_case(&from)) {
+                        n.clone_from(&to);
+                    }
+                };
+                for m in &g.members {
+                    let mut u = load_user(tx, &acct, m)?;
+                    rename(&mut u.groups);
+                    store_user(tx, &acct, &u)?;
+                }
+                for arn in &g.attached {
+                    let mut p = crate::managed_policies::load_policy(tx, &acct, arn)?;
+                    rename(&mut p.attached_groups);
+                    crate::managed_policies::store_policy(tx, &acct, &p)?;
+                }
+                Ok(())
+            })
+            .await
     }
 
     pub async fn get_group(&self, account: &str, name: &str) -> Result<GroupRecord, EngineError> {
@@ -308,7 +358,6 @@ impl Engine {
         name: &str,
         document: &str,
     ) -> Result<(), EngineError> {
-        check_name("policyName", name, 128)?;
         let (acct, gn, pn, doc) = (
             account.to_owned(),
             group.to_owned(),

@@ -14,13 +14,15 @@ use coffer_meta::records::{
 use coffer_types::{AccountId, Principal};
 
 use crate::entities::{
-    account_range, check_name, check_path, delete_inline_policy, entity_key, load_user,
-    new_entity_id, put_inline_policy, store_user,
+    account_range, check_name, check_new_entity, check_path, delete_inline_policy, entity_key,
+    load_user, new_entity_id, put_inline_policy, store_user,
 };
 use crate::{Engine, EngineError, now_ms};
 
 /// IAM allows two access keys per user.
 pub const MAX_ACCESS_KEYS_PER_USER: usize = 2;
+/// IAM's default quota: 5000 users per account.
+pub(crate) const MAX_USERS_PER_ACCOUNT: usize = 5000;
 
 fn random_from(alphabet: &[u8], len: usize) -> String {
     (0..len)
@@ -52,6 +54,21 @@ fn stored(master: Option<&crate::secrets::MasterKey>, key: &AccessKeyRecord) -> 
         secret_access_key: crate::secrets::seal(master, &key.access_key_id, &key.secret_access_key),
         ..key.clone()
     }
+}
+
+/// The stored access keys of an account's root user.
+pub(crate) fn root_keys(
+    tx: &dyn coffer_meta::ReadTxn,
+    account: &str,
+) -> Result<Vec<AccessKeyRecord>, EngineError> {
+    let mut out = Vec::new();
+    for (_, v) in tx.range(Table::AccessKeys, b"", None, usize::MAX)? {
+        let k: AccessKeyRecord = decode(&v)?;
+        if k.account_id == account && k.user.is_none() {
+            out.push(k);
+        }
+    }
+    Ok(out)
 }
 
 impl Engine {
@@ -173,7 +190,7 @@ impl Engine {
                 }
                 // Everything the account owns in IAM goes with it.
                 let (start, end) = account_range(&id);
-                for table in [Table::Users, Table::Groups, Table::Policies] {
+                for table in [Table::Users, Table::Groups, Table::Policies, Table::Roles] {
                     for (k, _) in tx.range(table, &start, Some(&end), usize::MAX)? {
                         tx.delete(table, &k)?;
                     }
@@ -220,12 +237,13 @@ impl Engine {
         let (acct, u) = (account.to_owned(), user.clone());
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
-                if tx.get(Table::Users, &entity_key(&acct, &u.name))?.is_some() {
-                    return Err(EngineError::EntityAlreadyExists(format!(
-                        "User with name {} already exists.",
-                        u.name
-                    )));
-                }
+                check_new_entity(
+                    tx,
+                    Table::Users,
+                    &acct,
+                    &u.name,
+                    ("User", "UsersPerAccount", MAX_USERS_PER_ACCOUNT),
+                )?;
                 Ok(store_user(tx, &acct, &u)?)
             })
             .await?;
@@ -321,24 +339,33 @@ impl Engine {
     }
 
     /// Creates an access key for a user (at most two per user).
+    /// A new access key for an IAM user, or with `user` `None` for the
+    /// account's root user (stored like any key; the first account's
+    /// configured root key is not among them). Two keys at most each.
     pub async fn create_access_key(
         &self,
         account: &str,
-        user: &str,
+        user: Option<&str>,
     ) -> Result<AccessKeyRecord, EngineError> {
-        let (acct, n) = (account.to_owned(), user.to_owned());
+        let (acct, n) = (account.to_owned(), user.map(str::to_owned));
         let master = self.master_key().cloned();
         self.meta()
             .write(move |tx| -> Result<_, EngineError> {
-                let mut u = load_user(tx, &acct, &n)?;
-                if u.access_keys.len() >= MAX_ACCESS_KEYS_PER_USER {
+                let mut u = n.as_deref().map(|n| load_user(tx, &acct, n)).transpose()?;
+                let existing = match &u {
+                    Some(u) => u.access_keys.len(),
+                    None => root_keys(tx, &acct)?.len(),
+                };
+                if existing >= MAX_ACCESS_KEYS_PER_USER {
                     return Err(EngineError::LimitExceeded(format!(
                         "Cannot exceed quota for AccessKeysPerUser: {MAX_ACCESS_KEYS_PER_USER}"
                     )));
                 }
-                let key = new_access_key(&acct, Some(&u.name));
-                u.access_keys.push(key.access_key_id.clone());
-                store_user(tx, &acct, &u)?;
+                let key = new_access_key(&acct, u.as_ref().map(|u| u.name.as_str()));
+                if let Some(u) = &mut u {
+                    u.access_keys.push(key.access_key_id.clone());
+                    store_user(tx, &acct, u)?;
+                }
                 tx.put(
                     Table::AccessKeys,
                     key.access_key_id.as_bytes(),
@@ -349,15 +376,19 @@ impl Engine {
             .await
     }
 
+    /// The access keys of an IAM user, or of the account's root user.
     pub async fn list_access_keys(
         &self,
         account: &str,
-        user: &str,
+        user: Option<&str>,
     ) -> Result<Vec<AccessKeyRecord>, EngineError> {
-        let (acct, n) = (account.to_owned(), user.to_owned());
+        let (acct, n) = (account.to_owned(), user.map(str::to_owned));
         self.meta()
             .read(move |tx| -> Result<_, EngineError> {
-                let u = load_user(tx, &acct, &n)?;
+                let Some(n) = &n else {
+                    return root_keys(tx, &acct);
+                };
+                let u = load_user(tx, &acct, n)?;
                 let mut out = Vec::new();
                 for id in &u.access_keys {
                     if let Some(v) = tx.get(Table::AccessKeys, id.as_bytes())? {
@@ -369,11 +400,12 @@ impl Engine {
             .await
     }
 
-    /// The key record, if it belongs to `user` of `account`.
+    /// The key record, if it belongs to `user` (or the root user) of
+    /// `account`.
     fn user_key_record(
         tx: &dyn coffer_meta::ReadTxn,
         account: &str,
-        user: &str,
+        user: Option<&str>,
         key_id: &str,
     ) -> Result<AccessKeyRecord, EngineError> {
         let missing = || {
@@ -384,12 +416,12 @@ impl Engine {
             .map(|v| decode(&v))
             .transpose()?
             .ok_or_else(missing)?;
-        if key.account_id != account
-            || !key
-                .user
-                .as_deref()
-                .is_some_and(|u| u.eq_ignore_ascii_case(user))
-        {
+        let owned = match (key.user.as_deref(), user) {
+            (Some(k), Some(u)) => k.eq_ignore_ascii_case(u),
+            (None, None) => true,
+            _ => false,
+        };
+        if key.account_id != account || !owned {
             return Err(missing());
         }
         Ok(key)
@@ -398,14 +430,18 @@ impl Engine {
     pub async fn update_access_key(
         &self,
         account: &str,
-        user: &str,
+        user: Option<&str>,
         key_id: &str,
         active: bool,
     ) -> Result<(), EngineError> {
-        let (acct, n, id) = (account.to_owned(), user.to_owned(), key_id.to_owned());
+        let (acct, n, id) = (
+            account.to_owned(),
+            user.map(str::to_owned),
+            key_id.to_owned(),
+        );
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
-                let mut key = Self::user_key_record(tx, &acct, &n, &id)?;
+                let mut key = Self::user_key_record(tx, &acct, n.as_deref(), &id)?;
                 key.active = active;
                 tx.put(Table::AccessKeys, id.as_bytes(), &encode(&key))?;
                 Ok(())
@@ -416,16 +452,22 @@ impl Engine {
     pub async fn delete_access_key(
         &self,
         account: &str,
-        user: &str,
+        user: Option<&str>,
         key_id: &str,
     ) -> Result<(), EngineError> {
-        let (acct, n, id) = (account.to_owned(), user.to_owned(), key_id.to_owned());
+        let (acct, n, id) = (
+            account.to_owned(),
+            user.map(str::to_owned),
+            key_id.to_owned(),
+        );
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
-                Self::user_key_record(tx, &acct, &n, &id)?;
-                let mut u = load_user(tx, &acct, &n)?;
-                u.access_keys.retain(|k| *k != id);
-                store_user(tx, &acct, &u)?;
+                Self::user_key_record(tx, &acct, n.as_deref(), &id)?;
+                if let Some(n) = &n {
+                    let mut u = load_user(tx, &acct, n)?;
+                    u.access_keys.retain(|k| *k != id);
+                    store_user(tx, &acct, &u)?;
+                }
                 tx.delete(Table::AccessKeys, id.as_bytes())?;
                 Ok(())
             })

@@ -12,6 +12,7 @@
 
 mod acl;
 mod auth;
+mod aws_policies;
 pub use auth::AccessRequest;
 mod buckets;
 mod conditions;
@@ -28,9 +29,11 @@ mod managed_policies;
 mod multipart;
 mod objects;
 mod pieces;
+mod roles;
 mod secrets;
 mod simulate;
 mod sse;
+mod sts;
 mod user_admin;
 mod versions;
 
@@ -48,13 +51,17 @@ pub use list::{
     ListPage, ListParams, VersionEntry, VersionListParams, VersionPage, list_page,
     list_versions_page,
 };
-pub use managed_policies::{MAX_ATTACHED_POLICIES, MAX_POLICY_VERSIONS, PolicyScope};
+pub use managed_policies::{
+    MAX_ATTACHED_POLICIES, MAX_POLICY_VERSIONS, PolicyEntities, PolicyScope,
+};
 pub use multipart::{
     CompletedPart, CopyKeys, PartListing, UploadListParams, UploadListing, UploadOptions,
 };
 pub use objects::{
     BodyStream, ByteRange, DataStream, DeclaredChecksum, MetadataDirective, PutParams, ReadPlan,
 };
+pub use roles::NewRole;
+pub use sts::{AssumedRole, SessionGrant, TemporaryCredentials, is_temporary_key};
 pub use versions::{Deleted, NULL_VERSION, Versioned};
 
 pub use coffer_meta::records::WebsiteConfig;
@@ -62,8 +69,8 @@ pub use coffer_meta::records::{
     AccessKeyRecord, AccountRecord, AclGrant, AclPermission, BucketEncryption, BucketRecord,
     ChecksumKind, CorsRule, DefaultRetention, Grantee, GroupRecord, LifecycleFilter, LifecycleRule,
     LockMode, ManagedPolicyRecord, ObjectHeaders, ObjectLockConfig, ObjectOwnership, ObjectPart,
-    ObjectRecord, PartRecord, PolicyVersionRecord, PublicAccessBlock, Retention, SseMode,
-    StoredChecksum, StoredSse, UploadRecord, UserRecord, Versioning,
+    ObjectRecord, PartRecord, PolicyVersionRecord, PublicAccessBlock, Retention, RoleRecord,
+    SseMode, StoredChecksum, StoredSse, UploadRecord, UserRecord, Versioning,
 };
 
 pub use acl::{ALL_USERS_URI, AUTHENTICATED_USERS_URI, AclSpec, GranteeSpec, LOG_DELIVERY_URI};
@@ -100,6 +107,7 @@ struct Inner {
     keyring: sse::Keyring,
     last_used: user_admin::LastUsed,
     lifecycle_day: std::time::Duration,
+    sts_min_duration: u32,
 }
 
 /// How the engine is set up.
@@ -113,6 +121,9 @@ pub struct EngineOptions {
     /// How long a lifecycle "day" lasts (`None`: a real day); shorter for
     /// tests.
     pub lifecycle_day: Option<std::time::Duration>,
+    /// The shortest session STS grants, in seconds (`None`: AWS's 900);
+    /// shorter for tests of expiry.
+    pub sts_min_duration: Option<u32>,
 }
 
 pub fn now_ms() -> i64 {
@@ -168,6 +179,9 @@ impl Engine {
                 keyring,
                 last_used: user_admin::LastUsed::default(),
                 lifecycle_day: options.lifecycle_day.unwrap_or(lifecycle::REAL_DAY),
+                sts_min_duration: options
+                    .sts_min_duration
+                    .unwrap_or(sts::MIN_DURATION_SECONDS),
             }),
         };
         engine.spawn_lifecycle_worker();
@@ -201,6 +215,10 @@ impl Engine {
 
     fn lifecycle_day(&self) -> std::time::Duration {
         self.inner.lifecycle_day
+    }
+
+    fn sts_min_duration(&self) -> u32 {
+        self.inner.sts_min_duration
     }
 
     fn keyring(&self) -> &sse::Keyring {

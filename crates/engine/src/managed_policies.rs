@@ -12,15 +12,17 @@ use std::collections::HashSet;
 
 use coffer_iam::PolicySizeLimit;
 use coffer_meta::records::{
-    GroupRecord, ManagedPolicyRecord, PolicyVersionRecord, UserRecord, decode, encode,
+    GroupRecord, ManagedPolicyRecord, PolicyVersionRecord, RoleRecord, UserRecord, decode, encode,
 };
 use coffer_meta::{MetaError, ReadTxn, Table, WriteTxn};
 
+use crate::aws_policies;
 use crate::entities::{
     account_range, check_identity_document, check_name, check_path, entity_key, load_user,
     new_entity_id, store_user,
 };
 use crate::groups::{Page, load_group, store_group};
+use crate::roles::{load_role, store_role};
 use crate::{Engine, EngineError, now_ms};
 
 /// IAM keeps at most five versions of a managed policy.
@@ -28,7 +30,7 @@ pub const MAX_POLICY_VERSIONS: usize = 5;
 /// IAM's default quota of managed policies attached to one user or group.
 pub const MAX_ATTACHED_POLICIES: usize = 10;
 /// IAM's default quota of customer-managed policies per account.
-const MAX_POLICIES_PER_ACCOUNT: usize = 1500;
+pub(crate) const MAX_POLICIES_PER_ACCOUNT: usize = 1500;
 /// IAM's limit on a policy description.
 const MAX_DESCRIPTION_LEN: usize = 1000;
 
@@ -36,7 +38,7 @@ const MAX_DESCRIPTION_LEN: usize = 1000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PolicyScope {
     All,
-    /// AWS-managed policies: Coffer has none.
+    /// AWS-managed policies (the few Coffer offers, see `aws_policies.rs`).
     Aws,
     /// The account's customer-managed policies.
     Local,
@@ -56,8 +58,8 @@ fn policy_name_of<'a>(account: &str, arn: &'a str) -> Result<&'a str, EngineErro
     if name.is_empty() {
         return Err(invalid());
     }
-    // AWS-managed policies (account `aws`) and other accounts' policies
-    // cannot be read or attached here.
+    // Other accounts' policies cannot be read or attached here (AWS-managed
+    // ones are looked up before this).
     if acct != account {
         return Err(not_found(arn));
     }
@@ -69,6 +71,12 @@ pub(crate) fn load_policy(
     account: &str,
     arn: &str,
 ) -> Result<ManagedPolicyRecord, EngineError> {
+    if let Some(name) = arn
+        .strip_prefix("arn:aws:iam::aws:policy/")
+        .filter(|n| !n.contains('/'))
+    {
+        return load_aws_policy(tx, account, name).ok_or_else(|| not_found(arn))?;
+    }
     let name = policy_name_of(account, arn)?;
     let p: ManagedPolicyRecord = tx
         .get(Table::Policies, &entity_key(account, name))?
@@ -83,11 +91,57 @@ pub(crate) fn load_policy(
     Ok(p)
 }
 
+/// An AWS-managed policy with this account's attachments of it.
+fn load_aws_policy(
+    tx: &dyn ReadTxn,
+    account: &str,
+    name: &str,
+) -> Option<Result<ManagedPolicyRecord, EngineError>> {
+    let mut p = aws_policies::lookup(name)?;
+    let row = entity_key(account, &aws_policies::attachment_row(&p.name));
+    Some(
+        tx.get(Table::Policies, &row)
+            .map_err(EngineError::from)
+            .and_then(|v| {
+                if let Some(v) = v {
+                    let stored: ManagedPolicyRecord = decode(&v)?;
+                    p.attached_users = stored.attached_users;
+                    p.attached_groups = stored.attached_groups;
+                    p.attached_roles = stored.attached_roles;
+                }
+                Ok(p)
+            }),
+    )
+}
+
+/// A policy the account may change: its own, not an AWS-managed one.
+fn load_own_policy(
+    tx: &dyn ReadTxn,
+    account: &str,
+    arn: &str,
+) -> Result<ManagedPolicyRecord, EngineError> {
+    let p = load_policy(tx, account, arn)?;
+    if p.aws_managed {
+        return Err(EngineError::InvalidInput(format!(
+            "{arn} is an AWS managed policy, which cannot be changed or deleted."
+        )));
+    }
+    Ok(p)
+}
+
 pub(crate) fn store_policy(
     tx: &mut dyn WriteTxn,
     account: &str,
     p: &ManagedPolicyRecord,
 ) -> Result<(), MetaError> {
+    if p.aws_managed {
+        let row = entity_key(account, &aws_policies::attachment_row(&p.name));
+        return if p.attachment_count() == 0 {
+            tx.delete(Table::Policies, &row).map(|_| ())
+        } else {
+            tx.put(Table::Policies, &row, &encode(p))
+        };
+    }
     tx.put(Table::Policies, &entity_key(account, &p.name), &encode(p))
 }
 
@@ -101,11 +155,20 @@ fn check_managed_document(document: &str) -> Result<(), EngineError> {
     check_identity_document(document, document, PolicySizeLimit::ManagedPolicy)
 }
 
+/// What ListEntitiesForPolicy reports.
+#[derive(Debug, Clone, Default)]
+pub struct PolicyEntities {
+    pub groups: Vec<GroupRecord>,
+    pub users: Vec<UserRecord>,
+    pub roles: Vec<RoleRecord>,
+}
+
 /// Which entity a policy is attached to.
 #[derive(Clone, Copy)]
 enum Entity {
     User,
     Group,
+    Role,
 }
 
 /// The identity policies that apply to a user, as (name, document): its
@@ -230,7 +293,7 @@ impl Engine {
     }
 
     /// Managed policies visible to an account, in name order: its own
-    /// (Coffer has no AWS-managed policies), optionally only those attached
+    /// and the AWS-managed ones, optionally only those attached
     /// somewhere, whose path starts with `path_prefix`.
     pub async fn list_policies(
         &self,
@@ -241,12 +304,6 @@ impl Engine {
         marker: Option<&str>,
         max: usize,
     ) -> Result<Page<ManagedPolicyRecord>, EngineError> {
-        if scope == PolicyScope::Aws {
-            return Ok(Page {
-                items: Vec::new(),
-                marker: None,
-            });
-        }
         let (acct, prefix, marker) = (
             account.to_owned(),
             path_prefix.to_owned(),
@@ -256,12 +313,25 @@ impl Engine {
             .read(move |tx| -> Result<_, EngineError> {
                 let (start, end) = account_range(&acct);
                 let mut policies = Vec::new();
-                for (_, v) in tx.range(Table::Policies, &start, Some(&end), usize::MAX)? {
-                    let p: ManagedPolicyRecord = decode(&v)?;
-                    if p.path.starts_with(&prefix) && (!only_attached || p.attachment_count() > 0) {
-                        policies.push(p);
+                if scope != PolicyScope::Aws {
+                    for (_, v) in tx.range(Table::Policies, &start, Some(&end), usize::MAX)? {
+                        let p: ManagedPolicyRecord = decode(&v)?;
+                        if !p.aws_managed {
+                            policies.push(p);
+                        }
                     }
                 }
+                if scope != PolicyScope::Local {
+                    for name in aws_policies::names() {
+                        if let Some(p) = load_aws_policy(tx, &acct, name) {
+                            policies.push(p?);
+                        }
+                    }
+                    policies.sort_by_key(|p| p.name.to_ascii_lowercase());
+                }
+                policies.retain(|p| {
+                    p.path.starts_with(&prefix) && (!only_attached || p.attachment_count() > 0)
+                });
                 Ok(Page::of(
                     policies,
                     |p| p.name.to_ascii_lowercase(),
@@ -284,7 +354,7 @@ impl Engine {
         let (acct, arn, doc) = (account.to_owned(), arn.to_owned(), document.to_owned());
         self.meta()
             .write(move |tx| -> Result<_, EngineError> {
-                let mut p = load_policy(tx, &acct, &arn)?;
+                let mut p = load_own_policy(tx, &acct, &arn)?;
                 if p.versions.len() >= MAX_POLICY_VERSIONS {
                     return Err(EngineError::LimitExceeded(format!(
                         "A managed policy can have up to {MAX_POLICY_VERSIONS} versions. Before you create a new version, you must delete an existing version."
@@ -317,7 +387,7 @@ impl Engine {
         let (acct, arn, vid) = (account.to_owned(), arn.to_owned(), version.to_owned());
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
-                let mut p = load_policy(tx, &acct, &arn)?;
+                let mut p = load_own_policy(tx, &acct, &arn)?;
                 if p.version(&vid).is_none() {
                     return Err(version_not_found(&arn, &vid));
                 }
@@ -340,7 +410,7 @@ impl Engine {
         let (acct, arn, vid) = (account.to_owned(), arn.to_owned(), version.to_owned());
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
-                let mut p = load_policy(tx, &acct, &arn)?;
+                let mut p = load_own_policy(tx, &acct, &arn)?;
                 if p.version(&vid).is_none() {
                     return Err(version_not_found(&arn, &vid));
                 }
@@ -361,7 +431,7 @@ impl Engine {
         let (acct, arn) = (account.to_owned(), arn.to_owned());
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
-                let p = load_policy(tx, &acct, &arn)?;
+                let p = load_own_policy(tx, &acct, &arn)?;
                 if p.attachment_count() > 0 {
                     return Err(EngineError::DeleteConflict(
                         "Cannot delete a policy attached to entities.".into(),
@@ -436,6 +506,7 @@ impl Engine {
                 let canonical = p.arn(&acct);
                 let mut user: Option<UserRecord> = None;
                 let mut group: Option<GroupRecord> = None;
+                let mut role: Option<RoleRecord> = None;
                 let (attached, entity_name, holders, quota) = match entity {
                     Entity::User => {
                         let u = user.insert(load_user(tx, &acct, &n)?);
@@ -453,6 +524,15 @@ impl Engine {
                             g.name.clone(),
                             &mut p.attached_groups,
                             "PoliciesPerGroup",
+                        )
+                    }
+                    Entity::Role => {
+                        let r = role.insert(load_role(tx, &acct, &n)?);
+                        (
+                            &mut r.attached,
+                            r.name.clone(),
+                            &mut p.attached_roles,
+                            "PoliciesPerRole",
                         )
                     }
                 };
@@ -483,6 +563,9 @@ impl Engine {
                 }
                 if let Some(g) = &group {
                     store_group(tx, &acct, g)?;
+                }
+                if let Some(r) = &role {
+                    store_role(tx, &acct, r)?;
                 }
                 Ok(store_policy(tx, &acct, &p)?)
             })
@@ -515,6 +598,39 @@ impl Engine {
             .await
     }
 
+    pub async fn attach_role_policy(
+        &self,
+        account: &str,
+        role: &str,
+        arn: &str,
+    ) -> Result<(), EngineError> {
+        self.set_attachment(account, Entity::Role, role, arn, true)
+            .await
+    }
+
+    pub async fn detach_role_policy(
+        &self,
+        account: &str,
+        role: &str,
+        arn: &str,
+    ) -> Result<(), EngineError> {
+        self.set_attachment(account, Entity::Role, role, arn, false)
+            .await
+    }
+
+    /// The managed policies attached to a role, in name order.
+    pub async fn list_attached_role_policies(
+        &self,
+        account: &str,
+        role: &str,
+        path_prefix: &str,
+        marker: Option<&str>,
+        max: usize,
+    ) -> Result<Page<ManagedPolicyRecord>, EngineError> {
+        self.list_attached(account, Entity::Role, role, path_prefix, marker, max)
+            .await
+    }
+
     async fn list_attached(
         &self,
         account: &str,
@@ -535,6 +651,7 @@ impl Engine {
                 let arns = match entity {
                     Entity::User => load_user(tx, &acct, &n)?.attached,
                     Entity::Group => load_group(tx, &acct, &n)?.attached,
+                    Entity::Role => load_role(tx, &acct, &n)?.attached,
                 };
                 let mut policies = Vec::new();
                 for arn in &arns {
@@ -554,14 +671,14 @@ impl Engine {
             .await
     }
 
-    /// The groups and users a policy is attached to, in name order, whose
-    /// path starts with `path_prefix`.
+    /// The groups, users and roles a policy is attached to, in name order,
+    /// whose path starts with `path_prefix`.
     pub async fn list_entities_for_policy(
         &self,
         account: &str,
         arn: &str,
         path_prefix: &str,
-    ) -> Result<(Vec<GroupRecord>, Vec<UserRecord>), EngineError> {
+    ) -> Result<PolicyEntities, EngineError> {
         let (acct, arn, prefix) = (account.to_owned(), arn.to_owned(), path_prefix.to_owned());
         self.meta()
             .read(move |tx| -> Result<_, EngineError> {
@@ -576,11 +693,22 @@ impl Engine {
                     .iter()
                     .map(|u| load_user(tx, &acct, u))
                     .collect::<Result<Vec<_>, _>>()?;
+                let mut roles = p
+                    .attached_roles
+                    .iter()
+                    .map(|r| load_role(tx, &acct, r))
+                    .collect::<Result<Vec<_>, _>>()?;
                 groups.retain(|g| g.path.starts_with(&prefix));
                 users.retain(|u| u.path.starts_with(&prefix));
+                roles.retain(|r| r.path.starts_with(&prefix));
                 groups.sort_by_key(|g| g.name.to_ascii_lowercase());
                 users.sort_by_key(|u| u.name.to_ascii_lowercase());
-                Ok((groups, users))
+                roles.sort_by_key(|r| r.name.to_ascii_lowercase());
+                Ok(PolicyEntities {
+                    groups,
+                    users,
+                    roles,
+                })
             })
             .await
     }

@@ -56,6 +56,16 @@ impl MasterKey {
         open(Some(self), id, stored)
     }
 
+    /// HMAC-SHA256 of `data` under this key: a value only the holder of
+    /// the key can compute (e.g. the secret of a temporary access key).
+    pub(crate) fn derive(&self, data: &[u8]) -> [u8; 32] {
+        use hmac::{KeyInit as _, Mac as _};
+        let mut mac = <hmac::Hmac<sha2::Sha256>>::new_from_slice(&self.0[..])
+            .expect("HMAC takes keys of any length");
+        mac.update(data);
+        mac.finalize().into_bytes().into()
+    }
+
     fn cipher(&self) -> XChaCha20Poly1305 {
         XChaCha20Poly1305::new((&*self.0).into())
     }

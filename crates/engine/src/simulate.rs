@@ -71,6 +71,7 @@ fn run(
                 context: &cx,
                 identity_policies: &named,
                 resource_policy: None,
+                session_policies: None,
                 acl: None,
             });
             out.push(SimulationResult {
@@ -85,6 +86,7 @@ fn run(
                         policy_type: match m.source {
                             PolicySource::Identity => "IAM Policy",
                             PolicySource::Resource => "Resource Policy",
+                            PolicySource::Session => "Session Policy",
                         },
                         sid: m.sid.clone(),
                         index: m.index,

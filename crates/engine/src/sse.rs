@@ -127,9 +127,12 @@ pub enum SseRequest {
 pub(crate) struct Keyring {
     s3: MasterKey,
     kms: BTreeMap<String, MasterKey>,
+    /// Seals STS session tokens and derives their secrets (see `sts.rs`).
+    pub(crate) sts: MasterKey,
 }
 
 const S3_KEY_ROW: &str = "sse/s3-key";
+const STS_KEY_ROW: &str = "sts/token-key";
 const KMS_KEY_ROW_PREFIX: &str = "sse/kms-key/";
 
 impl Keyring {
@@ -142,6 +145,7 @@ impl Keyring {
     ) -> Result<Self, EngineError> {
         let mut names = vec![
             S3_KEY_ROW.to_owned(),
+            STS_KEY_ROW.to_owned(),
             format!("{KMS_KEY_ROW_PREFIX}{DEFAULT_KMS_KEY}"),
         ];
         names.extend(
@@ -169,7 +173,7 @@ impl Keyring {
                 Ok(out)
             })
             .await?;
-        let mut s3 = None;
+        let (mut s3, mut sts) = (None, None);
         let mut kms = BTreeMap::new();
         for (name, hex_key) in rows {
             let key = MasterKey::from_config(&hex_key)?;
@@ -177,11 +181,14 @@ impl Keyring {
                 Some(id) => {
                     kms.insert(id.to_owned(), key);
                 }
+                None if name == STS_KEY_ROW => sts = Some(key),
                 None => s3 = Some(key),
             }
         }
+        let missing = |what: &str| EngineError::Internal(format!("{what} key missing"));
         Ok(Self {
-            s3: s3.ok_or_else(|| EngineError::Internal("SSE-S3 key missing".into()))?,
+            s3: s3.ok_or_else(|| missing("SSE-S3"))?,
+            sts: sts.ok_or_else(|| missing("STS"))?,
             kms,
         })
     }

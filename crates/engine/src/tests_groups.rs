@@ -284,7 +284,8 @@ async fn policy_arns_must_name_a_policy_of_this_account_with_its_path() {
         e.delete_user(acct, "alice").await,
         Err(EngineError::DeleteConflict(m)) if m.contains("detach all policies")
     ));
-    let (groups, users) = e.list_entities_for_policy(acct, &arn, "/").await.unwrap();
+    let crate::PolicyEntities { groups, users, .. } =
+        e.list_entities_for_policy(acct, &arn, "/").await.unwrap();
     assert!(groups.is_empty());
     assert_eq!(users[0].name, "alice");
     let attached = e

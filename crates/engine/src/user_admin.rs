@@ -7,6 +7,8 @@ use std::sync::Mutex;
 use coffer_meta::records::{AccessKeyRecord, UserRecord, decode, encode};
 use coffer_meta::{MetaError, Table};
 
+use coffer_iam::PolicySizeLimit;
+
 use crate::entities::{check_name, check_path, entity_key, load_user, store_user};
 use crate::groups::{load_group, store_group};
 use crate::managed_policies::{load_policy, store_policy};
@@ -25,7 +27,28 @@ const LAST_USED_RESOLUTION_MS: i64 = 60_000;
 #[derive(Default)]
 pub(crate) struct LastUsed(Mutex<HashMap<String, i64>>);
 
-fn check_tags(tags: &[(String, String)]) -> Result<(), EngineError> {
+/// Adds `new` to an entity's tags, replacing the values of keys it already
+/// has, within IAM's quota (`quota` names it in the error).
+pub(crate) fn merge_tags(
+    tags: &mut Vec<(String, String)>,
+    new: &[(String, String)],
+    quota: &str,
+) -> Result<(), EngineError> {
+    for (k, v) in new {
+        match tags.iter_mut().find(|(tk, _)| tk == k) {
+            Some(t) => t.1.clone_from(v),
+            None => tags.push((k.clone(), v.clone())),
+        }
+    }
+    if tags.len() > MAX_TAGS {
+        return Err(EngineError::LimitExceeded(format!(
+            "Cannot exceed quota for {quota}: {MAX_TAGS}"
+        )));
+    }
+    Ok(())
+}
+
+pub(crate) fn check_tags(tags: &[(String, String)]) -> Result<(), EngineError> {
     for (k, v) in tags {
         if k.is_empty()
             || k.chars().count() > MAX_TAG_KEY
@@ -41,6 +64,78 @@ fn check_tags(tags: &[(String, String)]) -> Result<(), EngineError> {
 }
 
 impl Engine {
+    /// GetAccountSummary: how many IAM entities the account has, and the
+    /// quotas Coffer enforces on them (IAM's defaults).
+    pub async fn account_summary(
+        &self,
+        account: &str,
+    ) -> Result<Vec<(&'static str, usize)>, EngineError> {
+        let acct = account.to_owned();
+        let first = account == self.root_account().id;
+        let (users, groups, roles, policies, attached, root_keys) = self
+            .meta()
+            .read(move |tx| -> Result<_, EngineError> {
+                let (start, end) = crate::entities::account_range(&acct);
+                let count = |t: Table| -> Result<usize, EngineError> {
+                    Ok(tx.range(t, &start, Some(&end), usize::MAX)?.len())
+                };
+                let (mut policies, mut attached) = (0, 0);
+                for (_, v) in tx.range(Table::Policies, &start, Some(&end), usize::MAX)? {
+                    let p: coffer_meta::records::ManagedPolicyRecord = decode(&v)?;
+                    policies += usize::from(!p.aws_managed);
+                    attached += usize::from(p.attachment_count() > 0);
+                }
+                let root_keys = crate::identity::root_keys(tx, &acct)?.len();
+                Ok((
+                    count(Table::Users)?,
+                    count(Table::Groups)?,
+                    count(Table::Roles)?,
+                    policies,
+                    attached,
+                    root_keys,
+                ))
+            })
+            .await?;
+        // The first account's root key comes from the configuration.
+        let root_keys = root_keys + usize::from(first);
+        Ok(vec![
+            ("Users", users),
+            ("UsersQuota", crate::identity::MAX_USERS_PER_ACCOUNT),
+            ("Groups", groups),
+            ("GroupsQuota", crate::groups::MAX_GROUPS_PER_ACCOUNT),
+            ("Roles", roles),
+            ("RolesQuota", crate::roles::MAX_ROLES_PER_ACCOUNT),
+            ("Policies", policies),
+            (
+                "PoliciesQuota",
+                crate::managed_policies::MAX_POLICIES_PER_ACCOUNT,
+            ),
+            ("PolicyVersionsInUse", attached),
+            ("AccessKeysPerUserQuota", crate::MAX_ACCESS_KEYS_PER_USER),
+            ("GroupsPerUserQuota", crate::MAX_GROUPS_PER_USER),
+            ("AttachedPoliciesPerUserQuota", crate::MAX_ATTACHED_POLICIES),
+            (
+                "AttachedPoliciesPerGroupQuota",
+                crate::MAX_ATTACHED_POLICIES,
+            ),
+            ("AttachedPoliciesPerRoleQuota", crate::MAX_ATTACHED_POLICIES),
+            ("VersionsPerPolicyQuota", crate::MAX_POLICY_VERSIONS),
+            ("PolicySizeQuota", PolicySizeLimit::ManagedPolicy.max_len()),
+            ("UserPolicySizeQuota", PolicySizeLimit::UserInline.max_len()),
+            (
+                "GroupPolicySizeQuota",
+                PolicySizeLimit::GroupInline.max_len(),
+            ),
+            ("RolePolicySizeQuota", PolicySizeLimit::RoleInline.max_len()),
+            ("AssumeRolePolicySizeQuota", crate::roles::MAX_TRUST_POLICY),
+            ("AccountAccessKeysPresent", usize::from(root_keys > 0)),
+            ("AccountMFAEnabled", 0),
+            ("MFADevices", 0),
+            ("MFADevicesInUse", 0),
+            ("Providers", 0),
+        ])
+    }
+
     /// UpdateUser: a new name and/or path. Everything that names the user
     /// (its keys, groups and policy attachments) follows in the same
     /// transaction.
@@ -125,17 +220,7 @@ impl Engine {
         self.meta()
             .write(move |tx| -> Result<(), EngineError> {
                 let mut u = load_user(tx, &acct, &n)?;
-                for (k, v) in &tags {
-                    match u.tags.iter_mut().find(|(tk, _)| tk == k) {
-                        Some(t) => t.1.clone_from(v),
-                        None => u.tags.push((k.clone(), v.clone())),
-                    }
-                }
-                if u.tags.len() > MAX_TAGS {
-                    return Err(EngineError::LimitExceeded(format!(
-                        "Cannot exceed quota for TagsPerUser: {MAX_TAGS}"
-                    )));
-                }
+                merge_tags(&mut u.tags, &tags, "TagsPerUser")?;
                 Ok(store_user(tx, &acct, &u)?)
             })
             .await

@@ -1,7 +1,7 @@
 //! Authentication (which secret signs for an access key) and the access
 //! check that turns credentials into a principal and asks the engine.
 
-use coffer_engine::{AccessRequest, Engine};
+use coffer_engine::{AccessRequest, Engine, EngineError, is_temporary_key};
 use coffer_types::Principal;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
@@ -17,29 +17,69 @@ pub(crate) struct Auth {
 }
 
 /// The secret and principal behind an access key: the configured root key of
-/// the first account, or a key stored by the engine (other accounts' roots,
-/// IAM users). Inactive and unknown keys resolve to nothing.
+/// the first account, a key stored by the engine (other accounts' roots, IAM
+/// users), or temporary credentials (STS) with their session token.
+/// Inactive and unknown keys, and temporary keys without a token, resolve to
+/// nothing; a token that does not verify, or one sent with a long-term key,
+/// is InvalidToken, as on AWS.
 pub(crate) async fn resolve(
     engine: &Engine,
     root: &RootCredentials,
     access_key: &str,
-) -> S3Result<Option<(String, Principal)>> {
+    token: Option<&str>,
+) -> Result<Option<(String, Principal)>, EngineError> {
     if access_key == root.access_key {
+        if token.is_some() {
+            return Err(EngineError::InvalidToken);
+        }
         return Ok(Some((
             root.secret_key.clone(),
             engine.root_principal(access_key),
         )));
     }
-    engine
-        .resolve_access_key(access_key)
-        .await
-        .map_err(to_s3_error)
+    if is_temporary_key(access_key) {
+        return match token {
+            Some(t) => engine.resolve_session(access_key, t).await.map(Some),
+            None => Ok(None),
+        };
+    }
+    if token.is_some() {
+        return Err(EngineError::InvalidToken);
+    }
+    engine.resolve_access_key(access_key).await
+}
+
+/// The session token of a request: the `x-amz-security-token` header, or the
+/// query parameter of a presigned URL (`X-Amz-Security-Token` in SigV4,
+/// `x-amz-security-token` in SigV2).
+pub(crate) fn session_token<'a>(
+    headers: &'a http::HeaderMap,
+    uri: &'a http::Uri,
+) -> Option<String> {
+    if let Some(v) = headers.get("x-amz-security-token") {
+        return v.to_str().ok().map(str::to_owned);
+    }
+    let query = uri.query()?;
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()?
+        .into_iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("x-amz-security-token"))
+        .map(|(_, v)| v)
 }
 
 #[async_trait::async_trait]
 impl S3Auth for Auth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
-        match resolve(&self.engine, &self.root, access_key).await? {
+        // s3s asks for the secret before anything looks at the session
+        // token; a temporary key's secret depends on the key id alone, and
+        // the token is checked with the principal (Access::check).
+        if is_temporary_key(access_key) && access_key != self.root.access_key {
+            return Ok(SecretKey::from(self.engine.session_secret(access_key)));
+        }
+        match resolve(&self.engine, &self.root, access_key, None)
+            .await
+            .map_err(to_s3_error)?
+        {
             Some((secret, _)) => Ok(SecretKey::from(secret)),
             None => Err(s3_error!(
                 InvalidAccessKeyId,
@@ -61,11 +101,18 @@ pub(crate) struct Access {
 impl Access {
     /// Authentication already proved the key (s3s checked the signature
     /// with its secret), so the principal is whoever owns it.
-    async fn principal(&self, access_key: Option<&str>) -> S3Result<Principal> {
+    async fn principal(
+        &self,
+        access_key: Option<&str>,
+        token: Option<&str>,
+    ) -> S3Result<Principal> {
         let Some(k) = access_key else {
             return Ok(Principal::anonymous());
         };
-        match resolve(&self.engine, &self.root, k).await? {
+        match resolve(&self.engine, &self.root, k, token)
+            .await
+            .map_err(to_s3_error)?
+        {
             Some((_, p)) => Ok(p),
             None => Err(s3_error!(InvalidAccessKeyId)),
         }
@@ -75,8 +122,12 @@ impl Access {
 #[async_trait::async_trait]
 impl S3Access for Access {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let token = session_token(cx.headers(), cx.uri());
         let principal = self
-            .principal(cx.credentials().map(|c| c.access_key.as_str()))
+            .principal(
+                cx.credentials().map(|c| c.access_key.as_str()),
+                token.as_deref(),
+            )
             .await?;
         let (bucket, key) = match cx.s3_path() {
             S3Path::Root => (None, None),
@@ -248,6 +299,7 @@ pub(crate) fn note_key_used(
 ) {
     if let Some(k) = principal.access_key.as_deref()
         && k != root.access_key
+        && !principal.is_temporary()
     {
         let (engine, k) = (engine.clone(), k.to_owned());
         tokio::spawn(async move { engine.note_key_used(&k, service).await });

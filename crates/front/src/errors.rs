@@ -85,13 +85,16 @@ pub(crate) fn to_s3_error(e: EngineError) -> S3Error {
             C::Custom("MalformedPolicy".into()),
             Some(StatusCode::BAD_REQUEST),
         ),
-        EngineError::InvalidInput(_) => (C::InvalidArgument, None),
+        EngineError::InvalidInput(_) | EngineError::Validation(_) => (C::InvalidArgument, None),
+        EngineError::ExpiredToken => (C::ExpiredToken, Some(StatusCode::BAD_REQUEST)),
+        EngineError::InvalidToken => (C::InvalidToken, Some(StatusCode::BAD_REQUEST)),
         // IAM's own conditions reach S3 requests only through bugs; the IAM
         // API maps them itself (iam_api).
         EngineError::NoSuchEntity(_)
         | EngineError::EntityAlreadyExists(_)
         | EngineError::LimitExceeded(_)
-        | EngineError::DeleteConflict(_) => (C::InvalidRequest, None),
+        | EngineError::DeleteConflict(_)
+        | EngineError::PackedPolicyTooLarge(_) => (C::InvalidRequest, None),
         EngineError::Body(_) => return body_error(e),
         EngineError::Corrupt(m) => {
             tracing::error!(detail = %m, "refusing to serve corrupt data");

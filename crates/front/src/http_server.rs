@@ -239,7 +239,16 @@ async fn handle(
     } else if let Some(refusal) = check_presigned_expiry(req.uri()) {
         refusal
     } else if is_query_api(&req) {
-        call_query_api(&shared, req, &request_id, &slot).await
+        let (mut parts, body) = req.into_parts();
+        parts.extensions.insert(crate::access::PeerAddr(peer));
+        parts.extensions.insert(SecureTransport(secure));
+        call_query_api(
+            &shared,
+            Request::from_parts(parts, body),
+            &request_id,
+            &slot,
+        )
+        .await
     } else if is_sigv2_bucket_request(&req) {
         call_sigv2_bucket_request(&shared.s3, req, &slot, peer, secure).await
     } else {
@@ -247,6 +256,7 @@ async fn handle(
         parts.extensions.insert(slot.clone());
         parts.extensions.insert(crate::access::PeerAddr(peer));
         parts.extensions.insert(SecureTransport(secure));
+        lift_sigv2_query_token(&mut parts);
         call_s3(&shared.s3, Request::from_parts(parts, Body::from(body))).await
     };
     // s3s always answers HeadObject with 200; a ranged HEAD is partial.
@@ -376,13 +386,13 @@ async fn with_unquoted_etag(response: Response<Body>) -> Response<Body> {
     Response::from_parts(parts, Body::from(fixed))
 }
 
-/// IAM (and later STS) Query API requests: `POST /` signed for the `iam`
+/// IAM and STS Query API requests: `POST /` signed for the `iam` or `sts`
 /// service. s3s would refuse their credential scope, so they are routed
 /// before it.
 fn is_query_api(req: &Request<Incoming>) -> bool {
     req.uri().path() == "/"
         && matches!(*req.method(), http::Method::POST | http::Method::GET)
-        && crate::query_auth::scope_service(req.headers()).is_some_and(|s| s == "iam")
+        && crate::query_auth::scope_service(req.headers()).is_some_and(|s| s == "iam" || s == "sts")
 }
 
 async fn call_query_api(
@@ -426,6 +436,29 @@ async fn call_s3(s3: &s3s::service::S3Service, req: Request<Body>) -> Response<B
             *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             r
         }
+    }
+}
+
+/// A SigV2 presigned URL made with temporary credentials carries
+/// `x-amz-security-token` in its query, and the client signed it as an
+/// `x-amz-` header (botocore's HmacV1QueryAuth does). s3s builds the string
+/// to sign from headers only, so the parameter is given to it as the header
+/// the client signed.
+fn lift_sigv2_query_token(parts: &mut http::request::Parts) {
+    let Some(query) = parts.uri.query() else {
+        return;
+    };
+    if parts.headers.contains_key("x-amz-security-token")
+        || !query.split('&').any(|p| p.starts_with("AWSAccessKeyId="))
+    {
+        return;
+    }
+    let token = serde_urlencoded::from_str::<Vec<(String, String)>>(query)
+        .ok()
+        .and_then(|q| q.into_iter().find(|(k, _)| k == "x-amz-security-token"))
+        .and_then(|(_, v)| HeaderValue::from_str(&v).ok());
+    if let Some(v) = token {
+        parts.headers.insert("x-amz-security-token", v);
     }
 }
 

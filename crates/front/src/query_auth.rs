@@ -125,9 +125,20 @@ pub(crate) async fn verify(
             "The credential scope date does not match x-amz-date",
         ));
     }
-    let (secret, principal) = resolve(engine, root, auth.access_key)
+    let token = crate::access::session_token(&parts.headers, &parts.uri);
+    let (secret, principal) = resolve(engine, root, auth.access_key, token.as_deref())
         .await
-        .map_err(|_| fail("InternalFailure", "could not look up the access key"))?
+        .map_err(|e| match e {
+            coffer_engine::EngineError::ExpiredToken => fail(
+                "ExpiredToken",
+                "The security token included in the request is expired",
+            ),
+            coffer_engine::EngineError::InvalidToken => fail(
+                "InvalidClientTokenId",
+                "The security token included in the request is invalid.",
+            ),
+            _ => fail("InternalFailure", "could not look up the access key"),
+        })?
         .ok_or_else(|| {
             fail(
                 "InvalidClientTokenId",

@@ -6,7 +6,7 @@
 /// The resource an action is evaluated against.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ResourceKind {
-    /// `*`: service-level actions such as ListAllMyBuckets.
+    /// No resource: service-level actions such as ListAllMyBuckets.
     Service,
     /// `arn:aws:s3:::BUCKET`
     Bucket,
@@ -283,7 +283,11 @@ pub fn action_for(row: &ActionRow, has_version_id: bool) -> &'static str {
 /// The resource ARN for a bucket and optional key.
 pub fn resource_arn(kind: ResourceKind, bucket: Option<&str>, key: Option<&str>) -> String {
     match (kind, bucket, key) {
-        (ResourceKind::Service, _, _) | (_, None, _) => "*".to_owned(),
+        // Service-level S3 actions (ListAllMyBuckets) name no resource; AWS
+        // matches them by `*` and by `arn:aws:s3:::*` (the form its examples
+        // use), and by no bucket's ARN.
+        (ResourceKind::Service, _, _) => "arn:aws:s3:::*".to_owned(),
+        (_, None, _) => "*".to_owned(),
         (ResourceKind::Bucket, Some(b), _) | (ResourceKind::Object, Some(b), None) => {
             format!("arn:aws:s3:::{b}")
         }
@@ -334,7 +338,7 @@ mod tests {
 
     #[test]
     fn resource_arns() {
-        assert_eq!(resource_arn(Service, Some("b"), None), "*");
+        assert_eq!(resource_arn(Service, Some("b"), None), "arn:aws:s3:::*");
         assert_eq!(resource_arn(Bucket, Some("b"), Some("k")), "arn:aws:s3:::b");
         assert_eq!(
             resource_arn(Object, Some("b"), Some("a/b")),

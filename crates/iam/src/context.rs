@@ -138,6 +138,15 @@ impl From<&Principal> for Caller {
                 },
                 Some(a),
             ) => Caller::user(&a.0, path, name, user_id),
+            (
+                PrincipalKind::AssumedRole {
+                    role_name,
+                    role_path,
+                    role_id,
+                    session_name,
+                },
+                Some(a),
+            ) => Caller::assumed_role(&a.0, role_path, role_name, role_id, session_name),
             // Anything without an account acts with no identity at all.
             _ => Caller::anonymous(),
         }

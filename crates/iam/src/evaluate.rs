@@ -38,6 +38,8 @@ pub struct NamedPolicy<'a> {
 pub enum PolicySource {
     Identity,
     Resource,
+    /// A session policy of temporary credentials.
+    Session,
 }
 
 /// A statement that took part in a decision.
@@ -79,6 +81,10 @@ pub struct AuthzRequest<'a> {
     pub identity_policies: &'a [NamedPolicy<'a>],
     /// The resource's policy (the bucket policy), if any.
     pub resource_policy: Option<NamedPolicy<'a>>,
+    /// For temporary credentials made with session policies: those
+    /// policies. The session may then do only what they allow as well,
+    /// unless a resource policy names the session itself.
+    pub session_policies: Option<&'a [NamedPolicy<'a>]>,
     /// What the resource's ACL grants the caller, if anything. A grant acts
     /// as a resource-policy `Allow` naming the caller's account (or, for
     /// `AllUsers`, everyone); it never overrides a `Deny`.
@@ -112,7 +118,9 @@ pub fn evaluate(req: &AuthzRequest<'_>) -> Evaluation {
     let anonymous = caller.kind == CallerKind::Anonymous;
     let mut denies = Vec::new();
     let mut identity_allows = Vec::new();
-    let mut resource_allows: Vec<(MatchedStatement, Grant)> = Vec::new();
+    // (statement, how it names the caller, whether it names the session ARN)
+    let mut resource_allows: Vec<(MatchedStatement, Grant, bool)> = Vec::new();
+    let mut session_allows = Vec::new();
 
     // Anonymous callers have no identity; any policies passed are ignored.
     let identity = if anonymous {
@@ -131,6 +139,22 @@ pub fn evaluate(req: &AuthzRequest<'_>) -> Evaluation {
             }
         }
     }
+    let session = if anonymous {
+        None
+    } else {
+        req.session_policies
+    };
+    for np in session.unwrap_or_default() {
+        for (index, st) in np.policy.statements.iter().enumerate() {
+            if statement_applies(st, req) {
+                let m = matched(np, PolicySource::Session, index, st);
+                match st.effect {
+                    Effect::Deny => denies.push(m),
+                    Effect::Allow => session_allows.push(m),
+                }
+            }
+        }
+    }
     if let Some(np) = req.resource_policy {
         for (index, st) in np.policy.statements.iter().enumerate() {
             let grant = principal_grant(st.principal.as_ref(), caller);
@@ -140,7 +164,7 @@ pub fn evaluate(req: &AuthzRequest<'_>) -> Evaluation {
             let m = matched(&np, PolicySource::Resource, index, st);
             match st.effect {
                 Effect::Deny => denies.push(m),
-                Effect::Allow => resource_allows.push((m, grant)),
+                Effect::Allow => resource_allows.push((m, grant, names_session(st, caller))),
             }
         }
     }
@@ -159,6 +183,7 @@ pub fn evaluate(req: &AuthzRequest<'_>) -> Evaluation {
                 AclReach::Account => Grant::ViaAccount,
                 AclReach::Everyone => Grant::Everyone,
             },
+            false,
         ));
     }
     if !denies.is_empty() {
@@ -167,6 +192,13 @@ pub fn evaluate(req: &AuthzRequest<'_>) -> Evaluation {
             decided_by: denies,
             missing_allow: None,
         };
+    }
+    // Session policies bound the session: without an Allow in them, only a
+    // resource policy naming the session's own ARN can still allow.
+    let outside_session = session.is_some() && session_allows.is_empty();
+    if outside_session {
+        identity_allows.clear();
+        resource_allows.retain(|(_, _, direct)| *direct);
     }
     let same_account = match req.resource_owner {
         None => !anonymous,
@@ -185,8 +217,8 @@ pub fn evaluate(req: &AuthzRequest<'_>) -> Evaluation {
     let grants_at_least = |min: Grant| -> Vec<MatchedStatement> {
         resource_allows
             .iter()
-            .filter(|(_, g)| *g >= min)
-            .map(|(m, _)| m.clone())
+            .filter(|(_, g, _)| *g >= min)
+            .map(|(m, _, _)| m.clone())
             .collect()
     };
 
@@ -205,7 +237,11 @@ pub fn evaluate(req: &AuthzRequest<'_>) -> Evaluation {
         let mut by = identity_allows;
         by.extend(grants_at_least(Grant::Direct));
         return if by.is_empty() {
-            implicit(PolicySource::Identity)
+            implicit(if outside_session {
+                PolicySource::Session
+            } else {
+                PolicySource::Identity
+            })
         } else {
             allow(by)
         };
@@ -215,11 +251,29 @@ pub fn evaluate(req: &AuthzRequest<'_>) -> Evaluation {
         return implicit(PolicySource::Resource);
     }
     if caller.kind != CallerKind::Root && identity_allows.is_empty() {
-        return implicit(PolicySource::Identity);
+        return implicit(if outside_session {
+            PolicySource::Session
+        } else {
+            PolicySource::Identity
+        });
     }
     let mut by = identity_allows;
     by.extend(resource_side);
     allow(by)
+}
+
+/// Whether an `Allow` of the resource policy that applies to the request
+/// names the caller (directly, through its account, or as everyone). A
+/// role's trust policy must do this for AssumeRole, whatever the caller's
+/// identity policies allow.
+pub fn resource_policy_allows_caller(req: &AuthzRequest<'_>) -> bool {
+    req.resource_policy.is_some_and(|np| {
+        np.policy.statements.iter().any(|st| {
+            st.effect == Effect::Allow
+                && principal_grant(st.principal.as_ref(), req.caller) != Grant::No
+                && statement_applies(st, req)
+        })
+    })
 }
 
 fn matched(
@@ -278,6 +332,14 @@ pub fn resource_matches(set: Option<&ResourceSet>, resource: &str, cx: &Conditio
             !any
         }
     }
+}
+
+/// Whether a resource-policy statement names the caller's role session by
+/// its own ARN (not through the role or the account).
+fn names_session(st: &Statement, caller: &Caller) -> bool {
+    caller.kind == CallerKind::AssumedRole
+        && matches!(&st.principal, Some(PrincipalSet::Principal(entries))
+            if entries.iter().any(|e| matches!(e, PrincipalEntry::AssumedRole(a) if *a == caller.arn)))
 }
 
 /// Whether a resource-policy `Principal`/`NotPrincipal` names the caller, and how.
@@ -408,11 +470,15 @@ pub fn access_denied_message(
                 PolicySource::Resource => {
                     "with an explicit deny in a resource-based policy".to_owned()
                 }
+                PolicySource::Session => "with an explicit deny in a session policy".to_owned(),
             }
         }
         _ => match eval.missing_allow {
             Some(PolicySource::Resource) => {
                 format!("because no resource-based policy allows the {action} action")
+            }
+            Some(PolicySource::Session) => {
+                format!("because no session policy allows the {action} action")
             }
             _ => format!("because no identity-based policy allows the {action} action"),
         },

@@ -32,7 +32,7 @@
 //! let eval = evaluate(&AuthzRequest {
 //!     caller: &alice, action: "s3:GetObject", resource: "arn:aws:s3:::docs/a.txt",
 //!     resource_owner: Some("111122223333"), context: &cx,
-//!     identity_policies: &policies, resource_policy: None, acl: None,
+//!     identity_policies: &policies, resource_policy: None, session_policies: None, acl: None,
 //! });
 //! assert_eq!(eval.decision, Decision::Allow);
 //! ```
@@ -53,7 +53,7 @@ pub use condition::{BaseOperator, Condition, ConditionClause, Operator, SetQuali
 pub use context::{Caller, CallerKind, ConditionContext};
 pub use evaluate::{
     AclReach, AuthzRequest, Evaluation, MatchedStatement, NamedPolicy, PolicySource,
-    access_denied_message, evaluate,
+    access_denied_message, evaluate, resource_policy_allows_caller,
 };
 pub use matcher::{Case, Pattern, wildcard_match};
 pub use policy::{

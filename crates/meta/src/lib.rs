@@ -57,10 +57,12 @@ pub enum Table {
     /// (customer-managed policy names are unique case-insensitively within an
     /// account, whatever their path)
     Policies,
+    /// account id NUL lowercase role name -> [`records::RoleRecord`]
+    Roles,
 }
 
 impl Table {
-    pub const ALL: [Self; 13] = [
+    pub const ALL: [Self; 14] = [
         Self::Buckets,
         Self::Objects,
         Self::Versions,
@@ -74,6 +76,7 @@ impl Table {
         Self::Users,
         Self::Groups,
         Self::Policies,
+        Self::Roles,
     ];
 
     pub fn name(self) -> &'static str {
@@ -91,6 +94,7 @@ impl Table {
             Self::Users => "users",
             Self::Groups => "groups",
             Self::Policies => "policies",
+            Self::Roles => "roles",
         }
     }
 }

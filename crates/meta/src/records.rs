@@ -505,6 +505,40 @@ pub struct GroupRecord {
     pub attached: Vec<String>,
 }
 
+/// An IAM role: who may assume it (its trust policy) and what its sessions
+/// may do (inline and attached managed policies).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoleRecord {
+    pub name: String,
+    pub path: String,
+    /// `AROA...`: stable id of the role; part of each session's `aws:userid`.
+    pub role_id: String,
+    pub created_ms: i64,
+    /// The trust policy (AssumeRolePolicyDocument), as given.
+    pub trust_policy: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The longest session AssumeRole may grant, in seconds (3600 to 43200).
+    pub max_session_duration: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inline_policies: Vec<(String, String)>,
+    /// ARNs of the managed policies attached to the role; each policy lists
+    /// the role in [`ManagedPolicyRecord::attached_roles`].
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+    /// When a session of the role last made a request (at most once a minute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_used_ms: Option<i64>,
+}
+
+impl RoleRecord {
+    pub fn arn(&self, account: &str) -> String {
+        format!("arn:aws:iam::{account}:role{}{}", self.path, self.name)
+    }
+}
+
 /// One version of a managed policy's document.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PolicyVersionRecord {
@@ -539,15 +573,22 @@ pub struct ManagedPolicyRecord {
     pub attached_users: Vec<String>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attached_groups: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attached_roles: Vec<String>,
+    /// An AWS-managed policy (`arn:aws:iam::aws:policy/...`): the record
+    /// then only keeps one account's attachments of it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub aws_managed: bool,
 }
 
 impl ManagedPolicyRecord {
     pub fn arn(&self, account: &str) -> String {
+        let account = if self.aws_managed { "aws" } else { account };
         format!("arn:aws:iam::{account}:policy{}{}", self.path, self.name)
     }
 
     pub fn attachment_count(&self) -> usize {
-        self.attached_users.len() + self.attached_groups.len()
+        self.attached_users.len() + self.attached_groups.len() + self.attached_roles.len()
     }
 
     /// The document of the default version.

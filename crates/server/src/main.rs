@@ -108,6 +108,11 @@ struct ServeArgs {
     /// day). For tests of lifecycle rules; also COFFER_LIFECYCLE_DAY_SECONDS.
     #[arg(long, value_name = "SECONDS", env = "COFFER_LIFECYCLE_DAY_SECONDS")]
     lifecycle_day_seconds: Option<f64>,
+    /// The shortest session STS (AssumeRole, GetSessionToken) grants, in
+    /// seconds (default: AWS's 900). Lower it only to test expiry; also
+    /// COFFER_STS_MIN_DURATION_SECONDS.
+    #[arg(long, value_name = "SECONDS", env = "COFFER_STS_MIN_DURATION_SECONDS")]
+    sts_min_duration_seconds: Option<u32>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -148,6 +153,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         master_key,
         kms_key_ids: args.kms_key_ids.clone(),
         lifecycle_day: args.lifecycle_day_seconds.map(Duration::from_secs_f64),
+        sts_min_duration: args.sts_min_duration_seconds,
     };
     let engine = Engine::open_with(meta, blobs, options)
         .await

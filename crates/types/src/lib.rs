@@ -14,4 +14,4 @@ pub use checksum::{
 };
 pub use etag::{ETag, multipart_etag};
 pub use names::{BucketName, MAX_KEY_BYTES, NameError, ObjectKey};
-pub use principal::{AccountId, Principal, PrincipalKind};
+pub use principal::{AccountId, Principal, PrincipalKind, Session};

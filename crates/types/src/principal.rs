@@ -18,8 +18,40 @@ pub enum PrincipalKind {
         /// The stable `AIDA...` id (`aws:userid`).
         user_id: String,
     },
+    /// A session of an IAM role, made by STS AssumeRole.
+    AssumedRole {
+        role_name: String,
+        /// The role's IAM path (`/` or `/division/team/`).
+        role_path: String,
+        /// The role's stable `AROA...` id.
+        role_id: String,
+        session_name: String,
+    },
     /// No credentials at all.
     Anonymous,
+}
+
+/// What temporary credentials (STS) carry besides who they act for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    /// When the credentials stop working, in milliseconds since the epoch.
+    pub expires_ms: i64,
+    /// An inline session policy, which narrows the permissions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy: Option<String>,
+    /// Managed policies used as session policies, by ARN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policy_arns: Vec<String>,
+    /// Session tags (`aws:PrincipalTag/KEY`), which override the role's tags.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<(String, String)>,
+}
+
+impl Session {
+    /// Whether session policies narrow what the session may do.
+    pub fn has_policies(&self) -> bool {
+        self.policy.is_some() || !self.policy_arns.is_empty()
+    }
 }
 
 /// The authenticated caller, as produced by authentication and consumed by
@@ -31,6 +63,8 @@ pub struct Principal {
     pub account: Option<AccountId>,
     /// The access key that signed the request, when there is one.
     pub access_key: Option<String>,
+    /// Set when that key is a temporary one (STS).
+    pub session: Option<Box<Session>>,
 }
 
 impl Principal {
@@ -39,6 +73,7 @@ impl Principal {
             kind: PrincipalKind::Anonymous,
             account: None,
             access_key: None,
+            session: None,
         }
     }
 
@@ -47,6 +82,7 @@ impl Principal {
             kind: PrincipalKind::Root,
             account: Some(account),
             access_key: Some(access_key),
+            session: None,
         }
     }
 
@@ -65,6 +101,30 @@ impl Principal {
             },
             account: Some(account),
             access_key: Some(access_key),
+            session: None,
+        }
+    }
+
+    /// Whether the request is signed with temporary credentials.
+    pub fn is_temporary(&self) -> bool {
+        self.session.is_some()
+    }
+
+    /// `aws:userid`: the account id for root, the unique id for users,
+    /// `ROLEID:SESSION` for role sessions.
+    pub fn user_id(&self) -> String {
+        match (&self.kind, &self.account) {
+            (PrincipalKind::Root, Some(a)) => a.0.clone(),
+            (PrincipalKind::User { user_id, .. }, _) => user_id.clone(),
+            (
+                PrincipalKind::AssumedRole {
+                    role_id,
+                    session_name,
+                    ..
+                },
+                _,
+            ) => format!("{role_id}:{session_name}"),
+            _ => "anonymous".to_owned(),
         }
     }
 
@@ -75,6 +135,17 @@ impl Principal {
             (PrincipalKind::User { name, path, .. }, Some(a)) => {
                 format!("arn:aws:iam::{}:user{path}{name}", a.0)
             }
+            (
+                PrincipalKind::AssumedRole {
+                    role_name,
+                    session_name,
+                    ..
+                },
+                Some(a),
+            ) => format!(
+                "arn:aws:sts::{}:assumed-role/{role_name}/{session_name}",
+                a.0
+            ),
             _ => "anonymous".to_owned(),
         }
     }

@@ -16,6 +16,7 @@ pub(super) const ACTIONS: &[&str] = &[
     "AddUserToGroup",
     "RemoveUserFromGroup",
     "DeleteGroup",
+    "UpdateGroup",
     "PutGroupPolicy",
     "GetGroupPolicy",
     "ListGroupPolicies",
@@ -33,10 +34,34 @@ pub(super) fn write_page_end<T>(x: &mut Xml, page: &Page<T>) {
     x.leaf_opt("Marker", page.marker.as_deref());
 }
 
+/// A List{User,Group,Role}Policies result: inline policy names in name
+/// order, paged by Marker and MaxItems.
+pub(super) fn write_policy_names(
+    x: &mut Xml,
+    inline: &[(String, String)],
+    params: &Params,
+) -> Result<(), IamError> {
+    let mut names: Vec<String> = inline.iter().map(|(n, _)| n.clone()).collect();
+    names.sort();
+    let page = Page::of(
+        names,
+        Clone::clone,
+        params.get("Marker"),
+        params.max_items()?,
+    );
+    x.open("PolicyNames");
+    for n in &page.items {
+        x.leaf("member", n);
+    }
+    x.close("PolicyNames");
+    write_page_end(x, &page);
+    Ok(())
+}
+
 /// The ARN of an entity for authorization: with its real path when it
 /// exists, with `/` when it does not (the action then fails with
 /// NoSuchEntity once it is authorized).
-fn path_or_root(found: Result<String, EngineError>) -> Result<String, IamError> {
+pub(super) fn path_or_root(found: Result<String, EngineError>) -> Result<String, IamError> {
     match found {
         Ok(path) => Ok(path),
         Err(EngineError::NoSuchEntity(_)) => Ok("/".into()),
@@ -104,6 +129,19 @@ pub(super) async fn handle(
             x.open("Group");
             write_group_fields(x, cx, &g);
             x.close("Group");
+        }
+        "UpdateGroup" => {
+            let name = params.required("GroupName")?;
+            cx.authorize("iam:UpdateGroup", &group_arn(cx, name).await?)
+                .await?;
+            engine
+                .update_group(
+                    account,
+                    name,
+                    params.get("NewGroupName"),
+                    params.get("NewPath"),
+                )
+                .await?;
         }
         "GetGroup" => {
             let name = params.required("GroupName")?;
@@ -196,20 +234,7 @@ pub(super) async fn handle(
             cx.authorize("iam:ListGroupPolicies", &group_arn(cx, name).await?)
                 .await?;
             let g = engine.get_group(account, name).await?;
-            let mut names: Vec<String> = g.inline_policies.into_iter().map(|(n, _)| n).collect();
-            names.sort();
-            let page = Page::of(
-                names,
-                Clone::clone,
-                params.get("Marker"),
-                params.max_items()?,
-            );
-            x.open("PolicyNames");
-            for n in &page.items {
-                x.leaf("member", n);
-            }
-            x.close("PolicyNames");
-            write_page_end(x, &page);
+            write_policy_names(x, &g.inline_policies, params)?;
         }
         "DeleteGroupPolicy" => {
             let name = params.required("GroupName")?;

@@ -2,11 +2,14 @@
 //! SigV4 service `iam`) on the S3 port, so `aws iam ...` and boto3's `iam`
 //! client manage Coffer's identities. Coffer adds three actions for its own
 //! multi-account model (CreateAccount, ListAccounts, DeleteAccount), which
-//! only the first account's root may call.
+//! only the first account's root may call. The STS Query API (service `sts`,
+//! `Version=2011-06-15`) shares the request handling (see `sts.rs`).
 
 mod groups;
 mod policies;
+mod roles;
 mod simulate;
+mod sts;
 mod xml;
 
 use std::collections::HashMap;
@@ -48,6 +51,12 @@ impl From<EngineError> for IamError {
                 (StatusCode::BAD_REQUEST, "MalformedPolicyDocument")
             }
             EngineError::InvalidInput(_) => (StatusCode::BAD_REQUEST, "InvalidInput"),
+            EngineError::Validation(_) => (StatusCode::BAD_REQUEST, "ValidationError"),
+            EngineError::PackedPolicyTooLarge(_) => {
+                (StatusCode::BAD_REQUEST, "PackedPolicyTooLarge")
+            }
+            EngineError::ExpiredToken => (StatusCode::FORBIDDEN, "ExpiredToken"),
+            EngineError::InvalidToken => (StatusCode::FORBIDDEN, "InvalidClientTokenId"),
             EngineError::AccessDenied(_) => (StatusCode::FORBIDDEN, "AccessDenied"),
             _ => {
                 tracing::error!(error = %e, "IAM request failed");
@@ -91,6 +100,21 @@ impl Params {
         found.into_iter().map(|(_, v)| v).collect()
     }
 
+    /// A tag list parameter: `Name.member.N.Key` / `Name.member.N.Value`.
+    fn tags(&self, name: &str) -> Vec<(String, String)> {
+        let mut tags = Vec::new();
+        for i in 1.. {
+            let Some(k) = self.get(&format!("{name}.member.{i}.Key")) else {
+                break;
+            };
+            let v = self
+                .get(&format!("{name}.member.{i}.Value"))
+                .unwrap_or_default();
+            tags.push((k.to_owned(), v.to_owned()));
+        }
+        tags
+    }
+
     fn max_items(&self) -> Result<usize, IamError> {
         match self.get("MaxItems") {
             None => Ok(100),
@@ -126,7 +150,7 @@ fn xml_response(status: StatusCode, body: String) -> Response<Body> {
     r
 }
 
-/// Handles one IAM Query API request whose body has been read.
+/// Handles one IAM or STS Query API request whose body has been read.
 pub(crate) async fn handle(
     engine: &Engine,
     root: &RootCredentials,
@@ -135,19 +159,21 @@ pub(crate) async fn handle(
     request_id: &str,
     principal_slot: &crate::access::PrincipalSlot,
 ) -> Response<Body> {
+    let is_sts = crate::query_auth::scope_service(&parts.headers).is_some_and(|s| s == "sts");
+    let ns = if is_sts { xml::STS_NS } else { xml::IAM_NS };
     let principal = match crate::query_auth::verify(engine, root, parts, body).await {
         Ok(p) => p,
         Err(e) => {
             return xml_response(
                 StatusCode::FORBIDDEN,
-                xml::error(e.code, &e.message, request_id),
+                xml::error(ns, e.code, &e.message, request_id),
             );
         }
     };
     if let Ok(mut g) = principal_slot.0.lock() {
         *g = Some(principal.arn());
     }
-    crate::access::note_key_used(engine, root, &principal, "iam");
+    crate::access::note_key_used(engine, root, &principal, if is_sts { "sts" } else { "iam" });
     let mut params: HashMap<String, String> = parts
         .uri
         .query()
@@ -159,6 +185,7 @@ pub(crate) async fn handle(
             return xml_response(
                 StatusCode::BAD_REQUEST,
                 xml::error(
+                    ns,
                     "MalformedQueryString",
                     "The request body is not a valid form",
                     request_id,
@@ -169,9 +196,45 @@ pub(crate) async fn handle(
     params.extend(form);
     let params = Params(params);
     let action = params.get("Action").unwrap_or_default().to_owned();
-    match dispatch(engine, &principal, &action, &params).await {
-        Ok(result) => xml_response(StatusCode::OK, xml::response(&action, &result, request_id)),
-        Err(e) => xml_response(e.status, xml::error(e.code, &e.message, request_id)),
+    let result = if action.is_empty() {
+        Err(err(
+            StatusCode::BAD_REQUEST,
+            "MissingAction",
+            "The request must contain the parameter Action",
+        ))
+    } else if is_sts {
+        let conditions = crate::access::request_conditions(
+            &parts.uri,
+            &parts.headers,
+            parts
+                .extensions
+                .get::<crate::access::PeerAddr>()
+                .map(|p| p.0),
+            parts
+                .extensions
+                .get::<crate::http_server::SecureTransport>()
+                .is_some_and(|s| s.0),
+        );
+        sts::dispatch(engine, &principal, &action, &params, &conditions).await
+    } else if principal.is_temporary()
+        && !matches!(principal.kind, PrincipalKind::AssumedRole { .. })
+    {
+        // AWS: credentials from GetSessionToken cannot call IAM without MFA,
+        // which Coffer does not have.
+        Err(err(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            "Credentials from GetSessionToken cannot call the IAM API.",
+        ))
+    } else {
+        dispatch(engine, &principal, &action, &params).await
+    };
+    match result {
+        Ok(result) => xml_response(
+            StatusCode::OK,
+            xml::response(ns, &action, &result, request_id),
+        ),
+        Err(e) => xml_response(e.status, xml::error(ns, e.code, &e.message, request_id)),
     }
 }
 
@@ -229,6 +292,17 @@ fn target_user<'a>(principal: &'a Principal, params: &'a Params) -> Result<&'a s
     }
 }
 
+/// Whose access keys a key action names: `UserName`, or else the caller
+/// itself (an IAM user by name, the root user as `None`).
+fn key_owner(principal: &Principal, params: &Params) -> Result<Option<String>, IamError> {
+    match (params.get("UserName"), &principal.kind) {
+        (Some(n), _) if !n.is_empty() => Ok(Some(n.to_owned())),
+        (_, PrincipalKind::User { name, .. }) => Ok(Some(name.clone())),
+        (_, PrincipalKind::Root) => Ok(None),
+        _ => params.required("UserName").map(|n| Some(n.to_owned())),
+    }
+}
+
 /// What an action handler needs to know about the request.
 struct Ctx<'a> {
     pub engine: &'a Engine,
@@ -254,7 +328,12 @@ impl Ctx<'_> {
 /// Actions handled by the per-entity modules below (groups, managed
 /// policies, ...), each of which writes its result into `x`.
 /// (Each module exports its action names as `ACTIONS`.)
-const ENTITY_MODULES_HANDLE: &[&[&str]] = &[simulate::ACTIONS, groups::ACTIONS, policies::ACTIONS];
+const ENTITY_MODULES_HANDLE: &[&[&str]] = &[
+    simulate::ACTIONS,
+    groups::ACTIONS,
+    policies::ACTIONS,
+    roles::ACTIONS,
+];
 
 async fn handle_entity_action(
     cx: &Ctx<'_>,
@@ -270,6 +349,9 @@ async fn handle_entity_action(
     }
     if policies::ACTIONS.contains(&action) {
         return policies::handle(cx, action, params, x).await;
+    }
+    if roles::ACTIONS.contains(&action) {
+        return roles::handle(cx, action, params, x).await;
     }
     Err(err(
         StatusCode::BAD_REQUEST,
@@ -363,19 +445,7 @@ async fn dispatch(
                 .authorize_iam(principal, &format!("iam:{action}"), &user_resource(name))
                 .await?;
             match action {
-                "TagUser" => {
-                    let mut tags = Vec::new();
-                    for i in 1.. {
-                        let Some(k) = params.get(&format!("Tags.member.{i}.Key")) else {
-                            break;
-                        };
-                        let v = params
-                            .get(&format!("Tags.member.{i}.Value"))
-                            .unwrap_or_default();
-                        tags.push((k.to_owned(), v.to_owned()));
-                    }
-                    engine.tag_user(&account, name, tags).await?;
-                }
+                "TagUser" => engine.tag_user(&account, name, params.tags("Tags")).await?,
                 "UntagUser" => {
                     engine
                         .untag_user(&account, name, params.members("TagKeys"))
@@ -393,6 +463,32 @@ async fn dispatch(
                     x.close("Tags").leaf("IsTruncated", "false");
                 }
             }
+        }
+        "GetAccountSummary" => {
+            engine
+                .authorize_iam(principal, "iam:GetAccountSummary", "*")
+                .await?;
+            x.open("SummaryMap");
+            for (k, v) in engine.account_summary(&account).await? {
+                x.open("entry")
+                    .leaf("key", k)
+                    .leaf("value", &v.to_string())
+                    .close("entry");
+            }
+            x.close("SummaryMap");
+        }
+        // Coffer has no OpenID Connect identity providers (web identity
+        // federation is not supported), so the list is truthfully empty.
+        "ListOpenIDConnectProviders" => {
+            engine
+                .authorize_iam(
+                    principal,
+                    "iam:ListOpenIDConnectProviders",
+                    &format!("arn:aws:iam::{account}:oidc-provider/*"),
+                )
+                .await?;
+            x.open("OpenIDConnectProviderList")
+                .close("OpenIDConnectProviderList");
         }
         "GetAccessKeyLastUsed" => {
             let id = params.required("AccessKeyId")?;
@@ -428,60 +524,60 @@ async fn dispatch(
                 .await?;
             engine.delete_user(&account, name).await?;
         }
-        "CreateAccessKey" => {
-            let name = target_user(principal, params)?.to_owned();
-            engine
-                .authorize_iam(principal, "iam:CreateAccessKey", &user_resource(&name))
-                .await?;
-            let k = engine.create_access_key(&account, &name).await?;
-            x.open("AccessKey")
-                .leaf("UserName", &name)
-                .leaf("AccessKeyId", &k.access_key_id)
-                .leaf("Status", "Active")
-                .leaf("SecretAccessKey", &k.secret_access_key)
-                .leaf("CreateDate", &date(k.created_ms))
-                .close("AccessKey");
-        }
-        "ListAccessKeys" => {
-            let name = target_user(principal, params)?.to_owned();
-            engine
-                .authorize_iam(principal, "iam:ListAccessKeys", &user_resource(&name))
-                .await?;
-            let keys = engine.list_access_keys(&account, &name).await?;
-            x.open("AccessKeyMetadata");
-            for k in &keys {
-                write_key_metadata(&mut x, k);
-            }
-            x.close("AccessKeyMetadata").leaf("IsTruncated", "false");
-        }
-        "UpdateAccessKey" => {
-            let name = target_user(principal, params)?.to_owned();
-            let id = params.required("AccessKeyId")?;
-            let active = match params.required("Status")? {
-                "Active" => true,
-                "Inactive" => false,
-                other => {
+        "CreateAccessKey" | "ListAccessKeys" | "UpdateAccessKey" | "DeleteAccessKey" => {
+            // Without UserName, the caller's own keys: an IAM user's, or the
+            // root user's (the account's stored root keys).
+            let owner = key_owner(principal, params)?;
+            let resource = match &owner {
+                Some(n) => user_resource(n),
+                None => format!("arn:aws:iam::{account}:root"),
+            };
+            let active = match (action, params.get("Status")) {
+                ("UpdateAccessKey", Some("Active")) => true,
+                ("UpdateAccessKey", Some("Inactive")) => false,
+                ("UpdateAccessKey", other) => {
                     return Err(err(
                         StatusCode::BAD_REQUEST,
                         "ValidationError",
-                        format!("Status must be Active or Inactive, not {other}"),
+                        format!("Status must be Active or Inactive, not {other:?}"),
                     ));
                 }
+                _ => true,
             };
             engine
-                .authorize_iam(principal, "iam:UpdateAccessKey", &user_resource(&name))
+                .authorize_iam(principal, &format!("iam:{action}"), &resource)
                 .await?;
-            engine
-                .update_access_key(&account, &name, id, active)
-                .await?;
-        }
-        "DeleteAccessKey" => {
-            let name = target_user(principal, params)?.to_owned();
-            let id = params.required("AccessKeyId")?;
-            engine
-                .authorize_iam(principal, "iam:DeleteAccessKey", &user_resource(&name))
-                .await?;
-            engine.delete_access_key(&account, &name, id).await?;
+            let owner = owner.as_deref();
+            match action {
+                "CreateAccessKey" => {
+                    let k = engine.create_access_key(&account, owner).await?;
+                    x.open("AccessKey")
+                        .leaf_opt("UserName", owner)
+                        .leaf("AccessKeyId", &k.access_key_id)
+                        .leaf("Status", "Active")
+                        .leaf("SecretAccessKey", &k.secret_access_key)
+                        .leaf("CreateDate", &date(k.created_ms))
+                        .close("AccessKey");
+                }
+                "ListAccessKeys" => {
+                    let keys = engine.list_access_keys(&account, owner).await?;
+                    x.open("AccessKeyMetadata");
+                    for k in &keys {
+                        write_key_metadata(&mut x, k);
+                    }
+                    x.close("AccessKeyMetadata").leaf("IsTruncated", "false");
+                }
+                "UpdateAccessKey" => {
+                    let id = params.required("AccessKeyId")?;
+                    engine
+                        .update_access_key(&account, owner, id, active)
+                        .await?;
+                }
+                _ => {
+                    let id = params.required("AccessKeyId")?;
+                    engine.delete_access_key(&account, owner, id).await?;
+                }
+            }
         }
         "PutUserPolicy" => {
             let name = params.required("UserName")?;
@@ -526,11 +622,7 @@ async fn dispatch(
                 .authorize_iam(principal, "iam:ListUserPolicies", &user_resource(name))
                 .await?;
             let u = engine.get_user(&account, name).await?;
-            x.open("PolicyNames");
-            for (n, _) in &u.inline_policies {
-                x.leaf("member", n);
-            }
-            x.close("PolicyNames").leaf("IsTruncated", "false");
+            groups::write_policy_names(&mut x, &u.inline_policies, params)?;
         }
         "DeleteUserPolicy" => {
             let name = params.required("UserName")?;
@@ -584,13 +676,6 @@ async fn dispatch(
                 account: &account,
             };
             handle_entity_action(&cx, other, params, &mut x).await?;
-        }
-        "" => {
-            return Err(err(
-                StatusCode::BAD_REQUEST,
-                "MissingAction",
-                "The request must contain the parameter Action",
-            ));
         }
         other => {
             return Err(err(

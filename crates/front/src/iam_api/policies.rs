@@ -28,7 +28,7 @@ pub(super) const ACTIONS: &[&str] = &[
     "ListEntitiesForPolicy",
 ];
 
-fn validation(message: impl Into<String>) -> IamError {
+pub(super) fn validation(message: impl Into<String>) -> IamError {
     err(StatusCode::BAD_REQUEST, "ValidationError", message)
 }
 
@@ -81,7 +81,7 @@ fn write_version(
         .close(tag);
 }
 
-fn write_attached(x: &mut Xml, cx: &Ctx<'_>, page: &Page<ManagedPolicyRecord>) {
+pub(super) fn write_attached(x: &mut Xml, cx: &Ctx<'_>, page: &Page<ManagedPolicyRecord>) {
     x.open("AttachedPolicies");
     for p in &page.items {
         x.open("member")
@@ -272,11 +272,11 @@ pub(super) async fn handle(
         }
         "ListEntitiesForPolicy" => {
             let arn = params.required("PolicyArn")?;
-            let (want_groups, want_users) = match params.get("EntityFilter") {
-                None | Some("LocalManagedPolicy" | "AWSManagedPolicy") => (true, true),
-                Some("User") => (false, true),
-                Some("Group") => (true, false),
-                Some("Role") => (false, false),
+            let (want_groups, want_users, want_roles) = match params.get("EntityFilter") {
+                None | Some("LocalManagedPolicy" | "AWSManagedPolicy") => (true, true, true),
+                Some("User") => (false, true, false),
+                Some("Group") => (true, false, false),
+                Some("Role") => (false, false, true),
                 Some(other) => {
                     return Err(validation(format!(
                         "EntityFilter must be one of User, Role, Group, LocalManagedPolicy, AWSManagedPolicy, not {other:?}"
@@ -284,7 +284,11 @@ pub(super) async fn handle(
                 }
             };
             cx.authorize(&iam_action, arn).await?;
-            let (groups, users) = engine
+            let coffer_engine::PolicyEntities {
+                groups,
+                users,
+                roles,
+            } = engine
                 .list_entities_for_policy(account, arn, params.get("PathPrefix").unwrap_or("/"))
                 .await?;
             x.open("PolicyGroups");
@@ -301,11 +305,14 @@ pub(super) async fn handle(
                     .leaf("UserId", &u.user_id)
                     .close("member");
             }
-            // Coffer has no roles yet.
-            x.close("PolicyUsers")
-                .open("PolicyRoles")
-                .close("PolicyRoles")
-                .leaf("IsTruncated", "false");
+            x.close("PolicyUsers").open("PolicyRoles");
+            for r in roles.iter().filter(|_| want_roles) {
+                x.open("member")
+                    .leaf("RoleName", &r.name)
+                    .leaf("RoleId", &r.role_id)
+                    .close("member");
+            }
+            x.close("PolicyRoles").leaf("IsTruncated", "false");
         }
         other => {
             return Err(err(

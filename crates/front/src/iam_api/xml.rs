@@ -3,6 +3,7 @@
 use quick_xml::escape::escape;
 
 pub(crate) const IAM_NS: &str = "https://iam.amazonaws.com/doc/2010-05-08/";
+pub(crate) const STS_NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
 
 #[derive(Default)]
 pub(crate) struct Xml(String);
@@ -47,19 +48,19 @@ impl Xml {
 }
 
 /// `<ActionResponse xmlns=...><ActionResult>result</ActionResult><ResponseMetadata>...`
-pub(crate) fn response(action: &str, result: &str, request_id: &str) -> String {
+pub(crate) fn response(ns: &str, action: &str, result: &str, request_id: &str) -> String {
     let mut x = String::from("<?xml version=\"1.0\" encoding=\"UTF-8\"?>");
-    x.push_str(&format!("<{action}Response xmlns=\"{IAM_NS}\">"));
-    if !result.is_empty() {
-        x.push_str(&format!("<{action}Result>{result}</{action}Result>"));
-    }
+    x.push_str(&format!("<{action}Response xmlns=\"{ns}\">"));
+    // Some actions answer an empty result element (UpdateRole), which SDKs
+    // look for; for actions with no result it is ignored.
+    x.push_str(&format!("<{action}Result>{result}</{action}Result>"));
     x.push_str(&format!(
         "<ResponseMetadata><RequestId>{request_id}</RequestId></ResponseMetadata></{action}Response>"
     ));
     x
 }
 
-pub(crate) fn error(code: &str, message: &str, request_id: &str) -> String {
+pub(crate) fn error(ns: &str, code: &str, message: &str, request_id: &str) -> String {
     let mut x = Xml::default();
     x.open("Error")
         .leaf(
@@ -75,7 +76,7 @@ pub(crate) fn error(code: &str, message: &str, request_id: &str) -> String {
         .close("Error")
         .leaf("RequestId", request_id);
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ErrorResponse xmlns=\"{IAM_NS}\">{}</ErrorResponse>",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><ErrorResponse xmlns=\"{ns}\">{}</ErrorResponse>",
         x.into_string()
     )
 }

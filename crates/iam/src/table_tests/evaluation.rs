@@ -1,5 +1,7 @@
 use super::{decide, policy};
-use crate::{Caller, ConditionContext, Decision, Effect, PolicySource, access_denied_message};
+use crate::{
+    Caller, ConditionContext, Decision, Effect, Policy, PolicySource, access_denied_message,
+};
 
 const OWNER: &str = "111122223333";
 const OTHER: &str = "444455556666";
@@ -652,4 +654,166 @@ fn all_applicable_denies_are_reported() {
         .filter_map(|m| m.sid.as_deref())
         .collect();
     assert_eq!(sids, ["A", "B"]);
+}
+
+/// A role session with optional session policies, evaluated against an
+/// optional bucket policy of the same account.
+fn session_decision(
+    action: &str,
+    role_policy: &Policy,
+    session: Option<&[&Policy]>,
+    bucket: Option<&Policy>,
+) -> crate::Evaluation {
+    let caller = Caller::assumed_role(OWNER, "/", "app", "AROAEXAMPLE", "job");
+    let c = cx(&caller);
+    let identity = [crate::NamedPolicy {
+        id: "role-policy",
+        policy: role_policy,
+    }];
+    let session_named: Option<Vec<crate::NamedPolicy<'_>>> = session.map(|ps| {
+        ps.iter()
+            .map(|p| crate::NamedPolicy {
+                id: "session",
+                policy: p,
+            })
+            .collect()
+    });
+    crate::evaluate(&crate::AuthzRequest {
+        caller: &caller,
+        action,
+        resource: "arn:aws:s3:::data/k",
+        resource_owner: Some(OWNER),
+        context: &c,
+        identity_policies: &identity,
+        resource_policy: bucket.map(|p| crate::NamedPolicy {
+            id: "bucket-policy",
+            policy: p,
+        }),
+        session_policies: session_named.as_deref(),
+        acl: None,
+    })
+}
+
+#[test]
+fn session_policies_intersect_with_the_role_and_bound_role_wide_grants() {
+    let role = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["s3:GetObject","s3:PutObject"],"Resource":"*"}]}"#,
+    );
+    let get_only = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}]}"#,
+    );
+    let everything = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#,
+    );
+    let deny_get = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Deny","Action":"s3:GetObject","Resource":"*"}]}"#,
+    );
+    // No session policy: the role's permissions.
+    assert_eq!(
+        session_decision("s3:PutObject", &role, None, None).decision,
+        Decision::Allow
+    );
+    // The intersection: allowed by both only.
+    assert_eq!(
+        session_decision("s3:GetObject", &role, Some(&[&get_only]), None).decision,
+        Decision::Allow
+    );
+    let put = session_decision("s3:PutObject", &role, Some(&[&get_only]), None);
+    assert_eq!(put.decision, Decision::ImplicitDeny);
+    assert_eq!(put.missing_allow, Some(PolicySource::Session));
+    // A session policy never widens the role.
+    assert_eq!(
+        session_decision("s3:DeleteObject", &role, Some(&[&everything]), None).decision,
+        Decision::ImplicitDeny
+    );
+    // A Deny in a session policy is explicit.
+    let denied = session_decision("s3:GetObject", &role, Some(&[&everything, &deny_get]), None);
+    assert_eq!(denied.decision, Decision::ExplicitDeny);
+    assert_eq!(denied.decided_by[0].source, PolicySource::Session);
+
+    // A bucket policy naming the role is bounded by the session policy; one
+    // naming the session's own ARN is not.
+    let nothing = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:ListBucket","Resource":"*"}]}"#,
+    );
+    let names_role = policy(&format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::{OWNER}:role/app"}},"Action":"s3:DeleteObject","Resource":"*"}}]}}"#
+    ));
+    let names_session = policy(&format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"arn:aws:sts::{OWNER}:assumed-role/app/job"}},"Action":"s3:DeleteObject","Resource":"*"}}]}}"#
+    ));
+    assert_eq!(
+        session_decision("s3:DeleteObject", &nothing, None, Some(&names_role)).decision,
+        Decision::Allow
+    );
+    assert_eq!(
+        session_decision(
+            "s3:DeleteObject",
+            &nothing,
+            Some(&[&get_only]),
+            Some(&names_role)
+        )
+        .decision,
+        Decision::ImplicitDeny
+    );
+    assert_eq!(
+        session_decision(
+            "s3:DeleteObject",
+            &nothing,
+            Some(&[&get_only]),
+            Some(&names_session)
+        )
+        .decision,
+        Decision::Allow
+    );
+}
+
+#[test]
+fn a_trust_policy_must_name_the_caller_whatever_identity_policies_allow() {
+    let alice = alice();
+    let c = cx(&alice);
+    let may_assume = policy(
+        r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}"#,
+    );
+    let trust = |principal: &str| {
+        Policy::parse_for(
+            &format!(
+                r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Allow","Principal":{{"AWS":"{principal}"}},"Action":"sts:AssumeRole"}}]}}"#
+            ),
+            crate::PolicyKind::Trust,
+        )
+        .expect("trust policy")
+    };
+    let names_other = trust("arn:aws:iam::111122223333:user/bob");
+    let names_account = trust("arn:aws:iam::111122223333:root");
+    let named = [crate::NamedPolicy {
+        id: "p",
+        policy: &may_assume,
+    }];
+    let request = |trust: &Policy, identity: &[crate::NamedPolicy<'_>]| {
+        let req = crate::AuthzRequest {
+            caller: &alice,
+            action: "sts:AssumeRole",
+            resource: "arn:aws:iam::111122223333:role/app",
+            resource_owner: Some(OWNER),
+            context: &c,
+            identity_policies: identity,
+            resource_policy: Some(crate::NamedPolicy {
+                id: "trust",
+                policy: trust,
+            }),
+            session_policies: None,
+            acl: None,
+        };
+        (
+            crate::evaluate(&req).decision,
+            crate::resource_policy_allows_caller(&req),
+        )
+    };
+    // The identity policy alone would allow within the account, but the
+    // trust policy does not name Alice.
+    assert_eq!(request(&names_other, &named), (Decision::Allow, false));
+    // Naming the account delegates to the identity policy.
+    assert_eq!(request(&names_account, &named), (Decision::Allow, true));
+    assert_eq!(request(&names_account, &[]).0, Decision::ImplicitDeny);
 }

@@ -60,6 +60,7 @@ pub fn decide(
             id: "bucket-policy",
             policy: p,
         }),
+        session_policies: None,
         acl: None,
     })
 }
