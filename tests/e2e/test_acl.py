@@ -763,10 +763,8 @@ def test_restrict_public_buckets_stops_anonymous_access_through_policy(s3, bucke
         s3.delete_bucket_policy(Bucket=bucket)
 
 
-def _form_post(endpoint: str, bucket: str, fields: dict[str, str], data: bytes) -> int:
-    """An unsigned browser-form POST upload; returns the HTTP status."""
-    import urllib.error
-    import urllib.request
+def _form_body(fields: dict[str, str], data: bytes) -> tuple[bytes, str]:
+    """A multipart/form-data body with `fields` and the file last; (body, content type)."""
     boundary = "----cofferformboundary"
     body = b""
     for name, value in fields.items():
@@ -775,8 +773,16 @@ def _form_post(endpoint: str, bucket: str, fields: dict[str, str], data: bytes) 
     body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
              f"filename=\"f\"\r\nContent-Type: text/plain\r\n\r\n").encode() + data
     body += f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def _form_post(endpoint: str, bucket: str, fields: dict[str, str], data: bytes) -> int:
+    """An unsigned browser-form POST upload; returns the HTTP status."""
+    import urllib.error
+    import urllib.request
+    body, content_type = _form_body(fields, data)
     req = urllib.request.Request(f"{endpoint}/{bucket}", data=body, method="POST", headers={
-        "Content-Type": f"multipart/form-data; boundary={boundary}"})
+        "Content-Type": content_type})
     try:
         with urllib.request.urlopen(req) as r:
             return r.status
@@ -795,6 +801,32 @@ def test_anonymous_form_post_follows_the_bucket_acl(live_server, s3, bucket_name
         status = _form_post(live_server.endpoint, bucket_name, {"key": "up/b.txt"}, b"bar")
         assert status == 403
         assert "Contents" not in s3.list_objects_v2(Bucket=bucket_name, Prefix="up/b")
+    finally:
+        from conftest import empty_and_delete_bucket
+        empty_and_delete_bucket(s3, bucket_name)
+
+
+def test_form_post_redirects_with_the_quoted_etag(live_server, s3, bucket_name):
+    import http.client
+    from urllib.parse import parse_qs, urlsplit
+    s3.create_bucket(Bucket=bucket_name, ACL="public-read-write")
+    try:
+        target = "http://example.test/done?from=form"
+        body, content_type = _form_body(
+            {"key": "r/a.txt", "success_action_redirect": target}, b"redirected")
+        host = urlsplit(live_server.endpoint)
+        conn = http.client.HTTPConnection(host.hostname, host.port, timeout=10)
+        conn.request("POST", f"/{bucket_name}", body=body, headers={"Content-Type": content_type})
+        resp = conn.getresponse()
+        resp.read()
+        assert resp.status == 303
+        location = resp.getheader("Location")
+        etag = s3.head_object(Bucket=bucket_name, Key="r/a.txt")["ETag"]
+        assert location.startswith("http://example.test/done?from=form&")
+        # S3 sends the ETag with its quotes, percent-encoded.
+        assert f"etag={etag.replace(chr(34), '%22')}" in location
+        assert parse_qs(urlsplit(location).query) == {
+            "from": ["form"], "bucket": [bucket_name], "key": ["r/a.txt"], "etag": [etag]}
     finally:
         from conftest import empty_and_delete_bucket
         empty_and_delete_bucket(s3, bucket_name)

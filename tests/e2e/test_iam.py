@@ -255,6 +255,25 @@ def test_home_folders_with_username_variable_and_prefix_condition(live_server, i
         delete_user(iam, name)
 
 
+def test_confirm_remove_self_lets_a_policy_deny_the_owner_its_policy_actions(live_server, s3, bucket):
+    deny_policy_actions = {"Version": "2012-10-17", "Statement": [{
+        "Effect": "Deny", "Principal": "*",
+        "Action": ["s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"],
+        "Resource": [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]}]}
+    # Without the confirmation the owner's root keeps its policy actions...
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny_policy_actions))
+    assert json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"]) == deny_policy_actions
+    s3.delete_bucket_policy(Bucket=bucket)
+    # ...with it, the policy binds the owner too, as S3 promises.
+    s3.put_bucket_policy(Bucket=bucket, Policy=json.dumps(deny_policy_actions),
+                         ConfirmRemoveSelfBucketAccess=True)
+    for call in (lambda: s3.get_bucket_policy(Bucket=bucket),
+                 lambda: s3.delete_bucket_policy(Bucket=bucket)):
+        with pytest.raises(ClientError) as e:
+            call()
+        assert error_code(e.value) == "AccessDenied"
+
+
 def test_public_read_bucket_policy_serves_anonymous_gets_until_removed(live_server, s3, bucket):
     s3.put_object(Bucket=bucket, Key="pub.txt", Body=b"hello world")
     url = f"{live_server.endpoint}/{bucket}/pub.txt"

@@ -148,6 +148,7 @@ impl Engine {
         ) && principal.kind == PrincipalKind::Root
             && let (Some(b), Some(a)) = (&bucket, &principal.account)
             && b.owner == a.0
+            && !b.policy_binds_owner
         {
             return Ok(());
         }

@@ -102,6 +102,7 @@ impl Engine {
             created_ms: now_ms(),
             region,
             policy: None,
+            policy_binds_owner: false,
             versioning: None,
             encryption: None,
             acl: None,

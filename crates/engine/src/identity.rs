@@ -527,11 +527,14 @@ impl Engine {
     }
 
     /// Sets (or with `None` removes) a bucket's policy. The document must
-    /// already have been validated.
+    /// already have been validated. With `binds_owner` (the
+    /// `x-amz-confirm-remove-self-bucket-access` header) the policy can deny
+    /// the owner's root its policy actions too, as on S3.
     pub async fn set_bucket_policy(
         &self,
         bucket: &str,
         policy: Option<String>,
+        binds_owner: bool,
     ) -> Result<(), EngineError> {
         self.update_bucket(bucket, move |rec| {
             let blocks = rec
@@ -547,6 +550,7 @@ impl Engine {
                 ));
             }
             rec.policy.clone_from(&policy);
+            rec.policy_binds_owner = binds_owner && policy.is_some();
             Ok(())
         })
         .await

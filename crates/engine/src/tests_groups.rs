@@ -256,7 +256,8 @@ async fn policy_arns_must_name_a_policy_of_this_account_with_its_path() {
     for wrong in [
         h.arn("P"),
         "arn:aws:iam::000000000000:policy/team/P".to_owned(),
-        "arn:aws:iam::aws:policy/AdministratorAccess".to_owned(),
+        "arn:aws:iam::aws:policy/NoSuchAwsManagedPolicy".to_owned(),
+        "arn:aws:iam::aws:policy/service-role/AdministratorAccess".to_owned(),
     ] {
         assert!(
             matches!(
@@ -298,11 +299,18 @@ async fn policy_arns_must_name_a_policy_of_this_account_with_its_path() {
         .await
         .unwrap();
     assert_eq!(only.items.len(), 1);
+    // The AWS scope holds the AWS-managed catalog, none attached yet.
     let aws = e
         .list_policies(acct, PolicyScope::Aws, false, "/", None, 100)
         .await
         .unwrap();
-    assert!(aws.items.is_empty());
+    assert!(aws.items.iter().all(|p| p.aws_managed && !p.name.eq("P")));
+    assert!(aws.items.iter().any(|p| p.name == "AmazonS3ReadOnlyAccess"));
+    let aws_attached = e
+        .list_policies(acct, PolicyScope::Aws, true, "/", None, 100)
+        .await
+        .unwrap();
+    assert!(aws_attached.items.is_empty());
 }
 
 #[tokio::test]

@@ -270,6 +270,8 @@ async fn handle(
         response = with_request_id_in_body(response, &request_id).await;
     } else if attributes_request {
         response = with_unquoted_etag(response).await;
+    } else if method == http::Method::POST && response.status() == StatusCode::SEE_OTHER {
+        quote_redirect_etag(&mut response);
     }
     if let (Some(origin), Some((bucket, headers))) = (&origin, cors_request)
         && method != http::Method::OPTIONS
@@ -436,6 +438,41 @@ async fn call_s3(s3: &s3s::service::S3Service, req: Request<Body>) -> Response<B
             *r.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
             r
         }
+    }
+}
+
+/// A browser-form POST with `success_action_redirect` is redirected to that
+/// URL with `bucket`, `key` and `etag` added; S3 gives the ETag with its
+/// quotes (`etag=%22...%22`), s3s without them.
+fn quote_redirect_etag(response: &mut Response<Body>) {
+    let Some(location) = response
+        .headers()
+        .get(http::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return;
+    };
+    let Ok(mut url) = url::Url::parse(location) else {
+        return;
+    };
+    let pairs: Vec<(String, String)> = url.query_pairs().into_owned().collect();
+    if !pairs
+        .iter()
+        .any(|(k, v)| k == "etag" && !v.starts_with('"'))
+    {
+        return;
+    }
+    url.query_pairs_mut()
+        .clear()
+        .extend_pairs(pairs.iter().map(|(k, v)| {
+            if k == "etag" && !v.starts_with('"') {
+                (k.clone(), format!("\"{v}\""))
+            } else {
+                (k.clone(), v.clone())
+            }
+        }));
+    if let Ok(v) = HeaderValue::from_str(url.as_str()) {
+        response.headers_mut().insert(http::header::LOCATION, v);
     }
 }
 

@@ -42,6 +42,11 @@ pub struct BucketRecord {
     /// The bucket policy document, as the owner put it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy: Option<String>,
+    /// The policy was put with `x-amz-confirm-remove-self-bucket-access`:
+    /// its Deny statements bind the owner's root too, even for the policy
+    /// actions (which the owner's root may otherwise always use).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub policy_binds_owner: bool,
     /// `None` until versioning is first configured; it can then only be
     /// suspended, never turned off again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -621,6 +626,7 @@ mod tests {
             created_ms: 5,
             region: "us-east-1".into(),
             policy: None,
+            policy_binds_owner: false,
             versioning: None,
             encryption: None,
             acl: None,

@@ -239,7 +239,11 @@ pub async fn put_bucket_policy(
         .validate_bucket_policy(&i.policy)
         .map_err(to_s3_error)?;
     engine
-        .set_bucket_policy(&i.bucket, Some(i.policy))
+        .set_bucket_policy(
+            &i.bucket,
+            Some(i.policy),
+            i.confirm_remove_self_bucket_access == Some(true),
+        )
         .await
         .map_err(to_s3_error)?;
     Ok(S3Response::with_status(
@@ -253,7 +257,7 @@ pub async fn delete_bucket_policy(
     req: S3Request<DeleteBucketPolicyInput>,
 ) -> S3Result<S3Response<DeleteBucketPolicyOutput>> {
     engine
-        .set_bucket_policy(&req.input.bucket, None)
+        .set_bucket_policy(&req.input.bucket, None, false)
         .await
         .map_err(to_s3_error)?;
     Ok(S3Response::with_status(
