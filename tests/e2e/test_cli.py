@@ -119,3 +119,59 @@ def test_address_in_use_fails_with_message(server, tmp_path):
                          env=server.env())
     assert res.returncode != 0
     assert res.stderr.strip(), "no error message on stderr"
+
+
+# ------------------------------------------------------------------ coffer bench
+
+def bench(server, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    import os
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=server.access_key,
+               AWS_SECRET_ACCESS_KEY=server.secret_key)
+    return subprocess.run([str(coffer_bin()), "bench", "--endpoint-url", server.endpoint, *args],
+                          capture_output=True, text=True, timeout=timeout, env=env)
+
+
+def test_bench_writes_reads_and_cleans_up_real_objects(live_server, s3, bucket_name):
+    import json
+    res = bench(live_server, "--bucket", bucket_name, "--op", "put", "-n", "40", "-c", "4",
+                "--size", "1KiB-3KiB", "--json")
+    assert res.returncode == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["op"] == "put" and report["ops"] == 40 and report["errors"] == 0
+    assert report["latency_ms"]["p50"] <= report["latency_ms"]["p99"] <= report["latency_ms"]["max"]
+    listed = s3.list_objects_v2(Bucket=bucket_name, Prefix="bench/")["Contents"]
+    assert len(listed) == 40 and all(1024 <= o["Size"] <= 3072 for o in listed)
+
+    # get/head/list/delete prepare their objects, then measure.
+    for op in ("get", "head", "list", "mixed"):
+        res = bench(live_server, "--bucket", bucket_name, "--op", op, "-n", "30", "-c", "3",
+                    "--objects", "10", "--json")
+        assert res.returncode == 0, (op, res.stderr)
+        report = json.loads(res.stdout)
+        assert (report["ops"], report["errors"]) == (30, 0), op
+    get = json.loads(bench(live_server, "--bucket", bucket_name, "--op", "get", "-n", "10",
+                           "--objects", "10", "--size", "2KiB", "--json").stdout)
+    assert abs(get["mb_per_sec"] * get["seconds"] * 1e6 - 10 * 2048) < 1
+
+    res = bench(live_server, "--bucket", bucket_name, "--op", "multipart", "--size", "11MiB",
+                "--part-size", "5MiB", "-n", "1", "-c", "1", "--json")
+    assert res.returncode == 0, res.stderr
+    head = s3.head_object(Bucket=bucket_name, Key="bench/0000000000")
+    assert head["ContentLength"] == 11 << 20 and head["ETag"].endswith('-3"')
+
+    res = bench(live_server, "--bucket", bucket_name, "--op", "delete", "-n", "5", "--cleanup")
+    assert res.returncode == 0, res.stderr
+    assert "ops/s" in res.stdout and "client CPU" in res.stdout
+    assert s3.list_objects_v2(Bucket=bucket_name, Prefix="bench/")["KeyCount"] == 0
+    s3.delete_bucket(Bucket=bucket_name)
+
+
+def test_bench_reports_failures_with_a_nonzero_exit(live_server, bucket_name):
+    import os
+    env = dict(os.environ, AWS_ACCESS_KEY_ID=live_server.access_key,
+               AWS_SECRET_ACCESS_KEY="not-the-secret")
+    res = subprocess.run([str(coffer_bin()), "bench", "--endpoint-url", live_server.endpoint,
+                          "--bucket", bucket_name, "-n", "3"],
+                         capture_output=True, text=True, timeout=60, env=env)
+    assert res.returncode != 0
+    assert "SignatureDoesNotMatch" in res.stderr

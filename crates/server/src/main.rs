@@ -2,6 +2,7 @@
 //! subcommands. Only this crate names concrete backends.
 
 mod admin;
+mod bench;
 mod credentials;
 
 use std::io::Write as _;
@@ -34,6 +35,9 @@ enum Command {
     Admin(admin::AdminArgs),
     /// Write a self-signed TLS certificate and key for local HTTPS.
     Cert(CertArgs),
+    /// Load-test any S3 endpoint: put, get, head, list, delete, multipart or
+    /// mixed, with a result table (or --json).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args)]
@@ -134,6 +138,7 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Admin(args) => admin::run(args),
         Command::Cert(args) => write_self_signed(&args),
+        Command::Bench(args) => bench::run(args),
     }
 }
 
