@@ -30,6 +30,7 @@ mod multipart;
 mod objects;
 mod pieces;
 mod roles;
+pub mod scrub;
 mod secrets;
 mod simulate;
 mod sse;

@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod credentials;
+mod scrub;
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -38,6 +39,9 @@ enum Command {
     /// Load-test any S3 endpoint: put, get, head, list, delete, multipart or
     /// mixed, with a result table (or --json).
     Bench(bench::BenchArgs),
+    /// Check every stored object against its checksums and list orphaned
+    /// data, on a data directory no server is using.
+    Scrub(scrub::ScrubArgs),
 }
 
 #[derive(Args)]
@@ -139,6 +143,7 @@ fn main() -> anyhow::Result<()> {
         Command::Admin(args) => admin::run(args),
         Command::Cert(args) => write_self_signed(&args),
         Command::Bench(args) => bench::run(args),
+        Command::Scrub(args) => scrub::run(args),
     }
 }
 

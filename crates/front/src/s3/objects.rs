@@ -324,7 +324,13 @@ pub async fn get_object(
     let view = prepare_read(engine, read_inputs!(req, allow_http_sse_c)).await?;
     let i = &req.input;
     let stream = engine.read_object(&view.rec, view.range.clone(), view.data_key.as_ref());
-    let body = StreamingBlob::wrap(stream.map_err(std::io::Error::other));
+    // Data that fails its checksum ends the body early (the client sees a
+    // short read, never the bad bytes); the log names the object.
+    let (bucket, key, version) = (i.bucket.clone(), i.key.clone(), view.rec.version_id.clone());
+    let body = StreamingBlob::wrap(stream.map_err(move |e| {
+        tracing::error!(%bucket, %key, %version, error = %e, "GetObject failed while streaming the data");
+        std::io::Error::other(e)
+    }));
     let partial = view.partial;
     let tag_count =
         (!view.rec.tags.is_empty()).then(|| i32::try_from(view.rec.tags.len()).unwrap_or(i32::MAX));
