@@ -75,6 +75,10 @@ pub struct BenchArgs {
     /// Delete the benchmark's objects afterwards (not measured).
     #[arg(long)]
     cleanup: bool,
+    /// get/head/list/delete/mixed: use the objects an earlier run wrote
+    /// under the same prefix instead of writing them first.
+    #[arg(long)]
+    skip_prepare: bool,
     /// Print the result as one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -188,8 +192,15 @@ struct S3 {
 struct Reply {
     status: http::StatusCode,
     etag: Option<String>,
+    /// The start of the body (at most [`KEPT_BODY`] bytes: XML answers are
+    /// small, object data is only counted).
     body: Bytes,
+    /// The body's whole length.
+    len: u64,
 }
+
+/// How much of a response body is kept.
+const KEPT_BODY: usize = 1 << 20;
 
 impl S3 {
     async fn send(
@@ -267,8 +278,21 @@ impl S3 {
             .get(http::header::ETAG)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let body = resp.into_body().collect().await?.to_bytes();
-        Ok(Reply { status, etag, body })
+        let mut incoming = resp.into_body();
+        let (mut kept, mut len) = (Vec::new(), 0u64);
+        while let Some(frame) = incoming.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                len += data.len() as u64;
+                let room = KEPT_BODY.saturating_sub(kept.len()).min(data.len());
+                kept.extend_from_slice(&data[..room]);
+            }
+        }
+        Ok(Reply {
+            status,
+            etag,
+            body: Bytes::from(kept),
+            len,
+        })
     }
 
     fn object_path(&self, bucket: &str, key: &str) -> String {
@@ -361,7 +385,7 @@ async fn run_one(s3: &S3, plan: &Plan, op: Op, i: u64) -> Result<u64, String> {
         Op::Get => {
             let r = s3.send("GET", &path, &[], Bytes::new()).await.map_err(io)?;
             ok(&r)?;
-            Ok(r.body.len() as u64)
+            Ok(r.len)
         }
         Op::Head => {
             let r = s3
@@ -673,7 +697,14 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         .context("cannot reach the endpoint")?;
     let code = xml_text(&r.body, "Code").unwrap_or_default();
     if !r.status.is_success() && code != "BucketAlreadyOwnedByYou" {
-        bail!("cannot create bucket {}: {} {code}", args.bucket, r.status);
+        // Some servers answer BucketAlreadyExists to its owner too: the
+        // bucket is usable if we may reach it.
+        let head = s3
+            .send("HEAD", &format!("/{}", args.bucket), &[], Bytes::new())
+            .await?;
+        if !head.status.is_success() {
+            bail!("cannot create bucket {}: {} {code}", args.bucket, r.status);
+        }
     }
 
     let mut plan = Plan {
@@ -689,10 +720,12 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
     };
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !args.json;
     // get/head/list/delete/mixed need the objects first.
-    if matches!(
-        args.op,
-        Op::Get | Op::Head | Op::List | Op::Delete | Op::Mixed
-    ) {
+    if !args.skip_prepare
+        && matches!(
+            args.op,
+            Op::Get | Op::Head | Op::List | Op::Delete | Op::Mixed
+        )
+    {
         if terminal {
             eprintln!("preparing {objects} objects of {} ...", args.size);
         }
