@@ -99,7 +99,7 @@ impl Table {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum MetaError {
     #[error("metadata backend: {0}")]
     Backend(String),
@@ -138,25 +138,84 @@ pub trait WriteTxn: ReadTxn {
 
 pub type ReadFn<'a> = dyn FnMut(&dyn ReadTxn) -> Result<(), MetaError> + 'a;
 pub type WriteFn<'a> = dyn FnMut(&mut dyn WriteTxn) -> Result<(), MetaError> + 'a;
+/// A write closure that can be sent to the writer thread.
+type SendWriteFn = dyn FnMut(&mut dyn WriteTxn) -> Result<(), MetaError> + Send + 'static;
 
-/// A metadata backend. Both methods block; [`MetaStore`] calls them on a
-/// blocking thread.
+/// A metadata backend. Its methods block; [`MetaStore`] calls them on
+/// threads of its own.
 pub trait KvBackend: Send + Sync + 'static {
     fn read(&self, f: &mut ReadFn<'_>) -> Result<(), MetaError>;
     /// Runs `f` in a write transaction and commits it durably when `f`
     /// returns `Ok`; rolls back when it returns `Err`.
     fn write(&self, f: &mut WriteFn<'_>) -> Result<(), MetaError>;
+    /// Runs each closure as if in a transaction of its own, in order, and
+    /// returns each one's outcome: one that fails leaves no trace, and every
+    /// one that succeeded is durable when this returns. A backend may commit
+    /// them together (one durable commit for the batch); this default runs
+    /// them one transaction each.
+    fn write_batch(&self, jobs: &mut [&mut WriteFn<'_>]) -> Vec<Result<(), MetaError>> {
+        jobs.iter_mut().map(|f| self.write(*f)).collect()
+    }
+}
+
+/// At most this many write transactions share one commit.
+const MAX_BATCH: usize = 256;
+
+/// A write transaction waiting for the writer thread.
+struct WriteJob {
+    run: Box<SendWriteFn>,
+    done: tokio::sync::oneshot::Sender<Result<(), MetaError>>,
 }
 
 /// The async face of a backend used by the engine.
+///
+/// Writes go through one writer thread that takes every write transaction
+/// queued while the previous commit was in progress and hands them to the
+/// backend as one batch (group commit): under concurrency, many writes
+/// share one durable commit instead of each paying for its own.
 #[derive(Clone)]
 pub struct MetaStore {
     backend: Arc<dyn KvBackend>,
+    writer: std::sync::mpsc::Sender<WriteJob>,
 }
 
 impl MetaStore {
     pub fn new(backend: Arc<dyn KvBackend>) -> Self {
-        Self { backend }
+        let (writer, jobs) = std::sync::mpsc::channel::<WriteJob>();
+        // The thread holds the backend weakly, so that dropping the last
+        // MetaStore closes the database at once (a reopen in the same process
+        // must not race the thread); it ends when its channel closes.
+        let weak = Arc::downgrade(&backend);
+        std::thread::Builder::new()
+            .name("coffer-meta-writer".into())
+            .spawn(move || {
+                while let Ok(first) = jobs.recv() {
+                    let mut batch = vec![first];
+                    while batch.len() < MAX_BATCH {
+                        match jobs.try_recv() {
+                            Ok(j) => batch.push(j),
+                            Err(_) => break,
+                        }
+                    }
+                    let mut runs: Vec<&mut WriteFn<'_>> = batch
+                        .iter_mut()
+                        .map(|j| &mut *j.run as &mut WriteFn<'_>)
+                        .collect();
+                    let results = match weak.upgrade() {
+                        Some(b) => b.write_batch(&mut runs),
+                        None => runs
+                            .iter()
+                            .map(|_| Err(MetaError::Backend("the metadata store is closed".into())))
+                            .collect(),
+                    };
+                    drop(runs);
+                    for (job, r) in batch.into_iter().zip(results) {
+                        let _ = job.done.send(r);
+                    }
+                }
+            })
+            .unwrap_or_else(|e| panic!("cannot start the metadata writer thread: {e}"));
+        Self { backend, writer }
     }
 
     /// Runs a read transaction on a blocking thread.
@@ -185,31 +244,45 @@ impl MetaStore {
         joined.unwrap_or_else(|e| Err(E::from(MetaError::Backend(e.to_string()))))
     }
 
-    /// Runs a write transaction on a blocking thread; commits when `f`
-    /// returns `Ok`.
+    /// Runs a write transaction on the writer thread; commits (durably,
+    /// possibly together with other transactions) when `f` returns `Ok`.
     pub async fn write<R, E, F>(&self, mut f: F) -> Result<R, E>
     where
         F: FnMut(&mut dyn WriteTxn) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<MetaError> + Send + 'static,
     {
-        let backend = self.backend.clone();
-        let joined = tokio::task::spawn_blocking(move || {
-            let mut out: Option<Result<R, E>> = None;
-            let res = backend.write(&mut |tx| match f(tx) {
-                Ok(v) => {
-                    out = Some(Ok(v));
-                    Ok(())
-                }
-                Err(e) => {
-                    out = Some(Err(e));
-                    Err(MetaError::Aborted)
-                }
-            });
-            finish(res, out)
-        })
-        .await;
-        joined.unwrap_or_else(|e| Err(E::from(MetaError::Backend(e.to_string()))))
+        let out: Arc<std::sync::Mutex<Option<Result<R, E>>>> = Arc::default();
+        let slot = out.clone();
+        let run = Box::new(move |tx: &mut dyn WriteTxn| {
+            // A panicking closure fails its own transaction, not the writer
+            // thread every other write depends on.
+            let Ok(r) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(tx))) else {
+                return Err(MetaError::Backend("a metadata transaction panicked".into()));
+            };
+            let failed = r.is_err();
+            if let Ok(mut s) = slot.lock() {
+                *s = Some(r);
+            }
+            if failed {
+                Err(MetaError::Aborted)
+            } else {
+                Ok(())
+            }
+        });
+        let (done, result) = tokio::sync::oneshot::channel();
+        if self.writer.send(WriteJob { run, done }).is_err() {
+            return Err(E::from(MetaError::Backend(
+                "the metadata writer thread is gone".into(),
+            )));
+        }
+        let res = result.await.unwrap_or_else(|_| {
+            Err(MetaError::Backend(
+                "the metadata writer dropped a transaction".into(),
+            ))
+        });
+        let taken = out.lock().ok().and_then(|mut s| s.take());
+        finish(res, taken)
     }
 }
 
