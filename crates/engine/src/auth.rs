@@ -365,6 +365,16 @@ impl Engine {
         let Some(account) = principal.account.as_ref().map(|a| a.0.clone()) else {
             return Ok(PrincipalPolicies::default());
         };
+        // A root user has no policies or tags of its own: nothing to read
+        // (unless its session carries session policies or tags).
+        if principal.kind == PrincipalKind::Root
+            && principal
+                .session
+                .as_ref()
+                .is_none_or(|s| !s.has_policies() && s.tags.is_empty())
+        {
+            return Ok(PrincipalPolicies::default());
+        }
         let (kind, session) = (principal.kind.clone(), principal.session.clone());
         self.meta()
             .read(move |tx| -> Result<_, EngineError> {
