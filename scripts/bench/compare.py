@@ -54,10 +54,17 @@ def log(msg: str) -> None:
     print(f"==> {msg}", file=sys.stderr, flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
+def free_ports(n: int) -> list[int]:
+    """n distinct free loopback ports (all held open while choosing, so none repeats)."""
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
         s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+        socks.append(s)
+    ports = [s.getsockname()[1] for s in socks]
+    for s in socks:
+        s.close()
+    return ports
 
 
 def ensure_tools() -> None:
@@ -119,7 +126,7 @@ class Server:
 
     def __init__(self, name: str, work: Path):
         self.name, self.work = name, work
-        self.port = free_port()
+        self.port, *extra = free_ports(8)
         self.dir = work / f"{name}-data"
         self.dir.mkdir()
         self.log = open(work / f"{name}.log", "wb")
@@ -129,7 +136,7 @@ class Server:
             cmd = [str(COFFER), "serve", "--data", str(self.dir),
                    "--address", f"127.0.0.1:{self.port}"]
         elif name == "seaweedfs":
-            ports = [free_port() for _ in range(7)]
+            ports = extra
             (work / "weed.json").write_text(json.dumps({"identities": [{
                 "name": "bench", "credentials": [{"accessKey": AK, "secretKey": SK}],
                 "actions": ["Admin", "Read", "Write", "List", "Tagging"]}]}))
