@@ -15,6 +15,7 @@ import http.client
 import socket
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import quote, urlsplit
 
 from botocore.auth import S3SigV4Auth
@@ -192,14 +193,92 @@ def head_raw_bytes(endpoint: str, path: str, headers: dict[str, str]) -> tuple[b
     return head, rest
 
 
+def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes] | None:
+    """One HTTP/1.1 response from `sock` (Content-Length framed); None if the server
+    closed (or reset) the connection before sending anything."""
+    data = b""
+    try:
+        while b"\r\n\r\n" not in data:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    except ConnectionResetError:
+        pass
+    if not data:
+        return None
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split()[1])
+    headers = {}
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        headers[k.strip().lower()] = v.strip()
+    want = int(headers.get("content-length", "0"))
+    try:
+        while len(body) < want:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
+    except ConnectionResetError:
+        pass
+    return status, headers, body
+
+
+def raw_signed_head(server, method: str, path: str, headers: dict[str, str]) -> bytes:
+    """Request line and headers (no body) of a SigV4 request with UNSIGNED-PAYLOAD."""
+    hdrs = sign_v4(server.endpoint, server.access_key, server.secret_key, method, path,
+                   headers, b"", payload_hash="UNSIGNED-PAYLOAD")
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {server.host_port}"]
+    lines += [f"{k}: {v}" for k, v in hdrs.items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def raw_exchange(server, data: bytes, shut_wr: bool = True,
+                 timeout: float = 10) -> RawResponse | None:
+    """Send `data` on a fresh connection (then half-close it) and read one response;
+    None if the server closed the connection without answering."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=timeout) as sock:
+        try:
+            sock.sendall(data)
+            if shut_wr:
+                sock.shutdown(socket.SHUT_WR)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server may answer and close before reading everything
+        got = read_response(sock)
+    return RawResponse(*got) if got is not None else None
+
+
+def check_error(resp: RawResponse, status: int | tuple[int, ...], *codes: str) -> str:
+    """Assert `resp` is an S3 error: the status, an <Error> XML body whose Code is one of
+    `codes`, and a RequestId equal to the x-amz-request-id header. Returns the code."""
+    statuses = status if isinstance(status, tuple) else (status,)
+    assert resp.status in statuses, (resp.status, resp.body[:500])
+    assert "xml" in resp.headers.get("content-type", ""), resp.headers
+    root = resp.xml()
+    assert root.tag == "Error", resp.body[:500]
+    code = root.findtext("Code")
+    assert code in codes, (code, resp.body[:500])
+    rid = root.findtext("RequestId")
+    assert rid and rid == resp.headers.get("x-amz-request-id"), (rid, resp.headers)
+    return code
+
+
 # -- aws-chunked with chunk signatures (STREAMING-AWS4-HMAC-SHA256-PAYLOAD) ------
 def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
 def put_streaming_signed(server, bucket: str, key: str, data: bytes,
-                         chunk_size: int = 64 * 1024) -> RawResponse:
-    """PUT with x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD and per-chunk signatures."""
+                         chunk_size: int = 64 * 1024,
+                         tamper: Callable[[list[bytes]], bytes] | None = None) -> RawResponse:
+    """PUT with x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD and per-chunk signatures.
+
+    `tamper` receives the correctly signed frames (`SIZE;chunk-signature=SIG\r\nDATA\r\n`,
+    the last one empty) and returns the body to send instead; Content-Length then follows
+    the tampered body and is left out of the signed headers.
+    """
     now = dt.datetime.now(dt.timezone.utc)
     amz_date = now.strftime("%Y%m%dT%H%M%SZ")
     date = amz_date[:8]
@@ -221,6 +300,8 @@ def put_streaming_signed(server, bucket: str, key: str, data: bytes,
         "Content-Encoding": "aws-chunked",
         "Content-Length": str(framed_len()),
     }
+    if tamper is not None:
+        del headers["Content-Length"]
     signed_names = sorted(h.lower() for h in headers)
     canon_headers = "".join(f"{n}:{headers[[h for h in headers if h.lower() == n][0]]}\n"
                             for n in signed_names)
@@ -236,16 +317,20 @@ def put_streaming_signed(server, bucket: str, key: str, data: bytes,
         f"AWS4-HMAC-SHA256 Credential={server.access_key}/{scope}, "
         f"SignedHeaders={';'.join(signed_names)}, Signature={seed}")
     prev = seed
-    body = bytearray()
+    frames = []
     for c in chunks:
         chunk_sts = "\n".join(["AWS4-HMAC-SHA256-PAYLOAD", amz_date, scope, prev,
                                EMPTY_SHA256, hashlib.sha256(c).hexdigest()])
         sig = hmac.new(k, chunk_sts.encode(), hashlib.sha256).hexdigest()
-        body += f"{len(c):x};chunk-signature={sig}\r\n".encode() + c + b"\r\n"
+        frames.append(f"{len(c):x};chunk-signature={sig}\r\n".encode() + c + b"\r\n")
         prev = sig
+    body = b"".join(frames)
     assert len(body) == framed_len()
     del headers["Host"]
-    return send(server.endpoint, "PUT", path, headers, bytes(body))
+    if tamper is not None:
+        body = tamper(frames)
+        headers["Content-Length"] = str(len(body))
+    return send(server.endpoint, "PUT", path, headers, body)
 
 
 # ---------------------------------------------------------------- boto3 results

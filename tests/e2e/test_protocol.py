@@ -18,52 +18,10 @@ from botocore.exceptions import ClientError
 
 import helpers as h
 from conftest import REGION
+from helpers import raw_signed_head, read_response
 
 DOMAIN = "s3.coffer.test"
 GiB = 1024 ** 3
-
-
-# ---------------------------------------------------------------- raw wire helpers
-def read_response(sock: socket.socket) -> tuple[int, dict[str, str], bytes] | None:
-    """One HTTP/1.1 response from `sock` (Content-Length framed); None if the server
-    closed (or reset) the connection before sending anything."""
-    data = b""
-    try:
-        while b"\r\n\r\n" not in data:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    except ConnectionResetError:
-        pass
-    if not data:
-        return None
-    head, _, body = data.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split()[1])
-    headers = {}
-    for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers[k.strip().lower()] = v.strip()
-    want = int(headers.get("content-length", "0"))
-    try:
-        while len(body) < want:
-            chunk = sock.recv(65536)
-            if not chunk:
-                break
-            body += chunk
-    except ConnectionResetError:
-        pass
-    return status, headers, body
-
-
-def raw_signed_head(server, method: str, path: str, headers: dict[str, str]) -> bytes:
-    """Request line and headers (no body) of a SigV4 request with UNSIGNED-PAYLOAD."""
-    hdrs = h.sign_v4(server.endpoint, server.access_key, server.secret_key, method, path,
-                     headers, b"", payload_hash="UNSIGNED-PAYLOAD")
-    lines = [f"{method} {path} HTTP/1.1", f"Host: {server.host_port}"]
-    lines += [f"{k}: {v}" for k, v in hdrs.items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def error_request_id(resp: h.RawResponse) -> str | None:
@@ -346,6 +304,16 @@ PATHLIKE_KEYS = [
     "..\\..\\etc\\passwd",
     "./../../etc/passwd",
     "a/b/../../../../../etc/passwd",
+    "../../etc/passwd",
+    "/etc/passwd",                 # absolute paths
+    "//etc//passwd",
+    "/../../../etc/passwd",
+    "C:\\Windows\\win.ini",        # Windows drive and UNC paths
+    "\\\\host\\share\\passwd",
+    "..",
+    "...",
+    "blobs/../meta.redb",          # names of the data directory's own entries
+    "../data/meta.redb",
     "\U0001f600" * 256,           # 1024 bytes, 4-byte UTF-8 characters
     "\u4e2d" * 341 + "x",          # 1024 bytes, 3-byte UTF-8 characters
 ]
@@ -375,7 +343,8 @@ def test_path_like_keys_round_trip_and_stay_inside_data_dir(server_factory):
     top = {p.name for p in data.iterdir()}
     assert top <= {"meta.redb", "root-credentials", "blobs", "tmp"}, top
     assert {"meta.redb", "blobs"} <= top, top
-    fragments = ("passwd", "etc", "%2e", "..", "\\", "\U0001f600", "\u4e2d", "body")
+    fragments = ("passwd", "etc", "%2e", "..", "\\", "\U0001f600", "\u4e2d", "body", "win.ini",
+                 "Windows", "share", "C:")
     for p in data.rglob("*"):
         rel = p.relative_to(data)
         assert not any(f in part for part in rel.parts for f in fragments), rel
