@@ -126,6 +126,10 @@ pub async fn serve(
     Ok(())
 }
 
+/// How long a client may take to send a request's headers (and how long an
+/// idle keep-alive connection waits for the next request).
+const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn serve_connection(
     shared: &Shared,
     graceful: &GracefulShutdown,
@@ -139,15 +143,34 @@ fn serve_connection(
     let shared = shared.clone();
     let secure = acceptor.is_some();
     let svc = hyper::service::service_fn(move |req| handle(shared.clone(), req, peer, secure));
-    let builder = auto::Builder::new(TokioExecutor::new());
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A client must finish its request headers within HEADER_READ_TIMEOUT
+    // (this also ends connections that send nothing): without a timer hyper
+    // waits forever, and slow-drip clients each hold a task and a socket.
+    builder
+        .http1()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(HEADER_READ_TIMEOUT);
     match acceptor {
         None => {
-            let conn = graceful.watch(
-                builder
-                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                    .into_owned(),
-            );
+            let watcher = graceful.watcher();
             tokio::spawn(async move {
+                // hyper's header timer starts at the first byte: a client
+                // that connects and sends nothing is dropped here (TLS
+                // connections are bounded by their handshake timeout).
+                let mut first = [0u8; 1];
+                if !matches!(
+                    tokio::time::timeout(HEADER_READ_TIMEOUT, stream.peek(&mut first)).await,
+                    Ok(Ok(1..))
+                ) {
+                    tracing::debug!(%peer, "connection sent nothing; closed");
+                    return;
+                }
+                let conn = watcher.watch(
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                        .into_owned(),
+                );
                 if let Err(e) = conn.await {
                     tracing::debug!(error = %e, "connection ended with an error");
                 }
