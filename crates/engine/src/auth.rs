@@ -381,9 +381,10 @@ impl Engine {
                 let mut out = PrincipalPolicies::default();
                 match &kind {
                     PrincipalKind::User { name, .. } => {
+                        let user = crate::entities::load_user(tx, &account, name)?;
                         out.identity =
-                            crate::managed_policies::user_identity_policies(tx, &account, name)?;
-                        out.tags = crate::entities::load_user(tx, &account, name)?.tags;
+                            crate::managed_policies::user_identity_policies(tx, &account, &user)?;
+                        out.tags = user.tags;
                     }
                     PrincipalKind::AssumedRole { role_name, .. } => {
                         let role = crate::roles::load_role(tx, &account, role_name)?;

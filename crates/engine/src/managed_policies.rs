@@ -178,9 +178,8 @@ enum Entity {
 pub(crate) fn user_identity_policies(
     tx: &dyn ReadTxn,
     account: &str,
-    user: &str,
+    u: &UserRecord,
 ) -> Result<Vec<(String, String)>, EngineError> {
-    let u = load_user(tx, account, user)?;
     let mut out: Vec<(String, String)> = u
         .inline_policies
         .iter()

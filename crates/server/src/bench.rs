@@ -324,6 +324,7 @@ struct Tally {
     first_errors: Vec<String>,
 }
 
+#[derive(Clone)]
 struct Plan {
     op: Op,
     bucket: String,
@@ -731,7 +732,7 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         }
         let prep = Arc::new(Plan {
             op: Op::Put,
-            ..clone_plan(&plan)
+            ..plan.clone()
         });
         let progress = Arc::new(Progress::default());
         let tallies = drive(
@@ -844,20 +845,6 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         bail!("{} of {} operations failed", report.errors, report.ops);
     }
     Ok(())
-}
-
-fn clone_plan(p: &Plan) -> Plan {
-    Plan {
-        op: p.op,
-        bucket: p.bucket.clone(),
-        prefix: p.prefix.clone(),
-        size: p.size,
-        part_size: p.part_size,
-        part_concurrency: p.part_concurrency,
-        objects: p.objects,
-        limit: p.limit,
-        data: p.data.clone(),
-    }
 }
 
 fn print_table(r: &Report) {

@@ -58,6 +58,26 @@ pub(super) fn write_policy_names(
     Ok(())
 }
 
+/// The document of inline policy `name` of a user, group or role (`kind`),
+/// or IAM's NoSuchEntity.
+pub(super) fn inline_policy<'a>(
+    policies: &'a [(String, String)],
+    name: &str,
+    kind: &str,
+) -> Result<&'a str, IamError> {
+    policies
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, d)| d.as_str())
+        .ok_or_else(|| {
+            err(
+                StatusCode::NOT_FOUND,
+                "NoSuchEntity",
+                format!("The {kind} policy with name {name} cannot be found."),
+            )
+        })
+}
+
 /// The ARN of an entity for authorization: with its real path when it
 /// exists, with `/` when it does not (the action then fails with
 /// NoSuchEntity once it is authorized).
@@ -214,17 +234,7 @@ pub(super) async fn handle(
             cx.authorize("iam:GetGroupPolicy", &group_arn(cx, name).await?)
                 .await?;
             let g = engine.get_group(account, name).await?;
-            let (_, doc) = g
-                .inline_policies
-                .iter()
-                .find(|(n, _)| n == policy_name)
-                .ok_or_else(|| {
-                    err(
-                        StatusCode::NOT_FOUND,
-                        "NoSuchEntity",
-                        format!("The group policy with name {policy_name} cannot be found."),
-                    )
-                })?;
+            let doc = inline_policy(&g.inline_policies, policy_name, "group")?;
             x.leaf("GroupName", &g.name)
                 .leaf("PolicyName", policy_name)
                 .leaf("PolicyDocument", &url_encoded(doc));

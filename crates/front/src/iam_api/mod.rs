@@ -597,24 +597,10 @@ async fn dispatch(
                 .authorize_iam(principal, "iam:GetUserPolicy", &user_resource(name))
                 .await?;
             let u = engine.get_user(&account, name).await?;
-            let (_, doc) = u
-                .inline_policies
-                .iter()
-                .find(|(n, _)| n == policy_name)
-                .ok_or_else(|| {
-                    err(
-                        StatusCode::NOT_FOUND,
-                        "NoSuchEntity",
-                        format!("The user policy with name {policy_name} cannot be found."),
-                    )
-                })?;
-            // IAM returns policy documents URL-encoded.
-            let encoded =
-                percent_encoding::utf8_percent_encode(doc, percent_encoding::NON_ALPHANUMERIC)
-                    .to_string();
+            let doc = groups::inline_policy(&u.inline_policies, policy_name, "user")?;
             x.leaf("UserName", &u.name)
                 .leaf("PolicyName", policy_name)
-                .leaf("PolicyDocument", &encoded);
+                .leaf("PolicyDocument", &groups::url_encoded(doc));
         }
         "ListUserPolicies" => {
             let name = params.required("UserName")?;

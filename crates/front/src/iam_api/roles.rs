@@ -6,7 +6,7 @@
 use coffer_engine::{NewRole, Page, RoleRecord};
 use http::StatusCode;
 
-use super::groups::{path_or_root, url_encoded, write_page_end, write_policy_names};
+use super::groups::{inline_policy, path_or_root, url_encoded, write_page_end, write_policy_names};
 use super::policies::{validation, write_attached};
 use super::{Ctx, IamError, Params, Xml, date, err};
 
@@ -198,17 +198,7 @@ pub(super) async fn handle(
             cx.authorize(&iam_action, &role_arn(cx, name).await?)
                 .await?;
             let r = engine.get_role(account, name).await?;
-            let (_, doc) = r
-                .inline_policies
-                .iter()
-                .find(|(n, _)| n == policy_name)
-                .ok_or_else(|| {
-                    err(
-                        StatusCode::NOT_FOUND,
-                        "NoSuchEntity",
-                        format!("The role policy with name {policy_name} cannot be found."),
-                    )
-                })?;
+            let doc = inline_policy(&r.inline_policies, policy_name, "role")?;
             x.leaf("RoleName", &r.name)
                 .leaf("PolicyName", policy_name)
                 .leaf("PolicyDocument", &url_encoded(doc));
