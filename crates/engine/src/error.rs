@@ -120,6 +120,10 @@ pub enum EngineError {
     InvalidPartNumber,
     #[error("There is not enough space to store the object.")]
     NoSpace,
+    /// The version a read was starting on was replaced or deleted before
+    /// its data was secured; the read starts over.
+    #[error("The object changed while it was being read. Please try again.")]
+    Superseded,
     #[error("The request body stream failed")]
     Body(#[source] Box<dyn std::error::Error + Send + Sync>),
     #[error("stored data is corrupt: {0}")]

@@ -29,6 +29,7 @@ mod managed_policies;
 mod multipart;
 mod objects;
 mod pieces;
+mod readers;
 mod roles;
 pub mod scrub;
 mod secrets;
@@ -81,6 +82,10 @@ pub use secrets::MasterKey;
 pub use simulate::{MatchedPolicyStatement, SimulationResult};
 pub use sse::{CustomerKey, DEFAULT_KMS_KEY, DataKey, SseRequest};
 
+/// How many times a read starts over when writes keep replacing the version
+/// it looked up before it could open the data ([`EngineError::Superseded`]).
+pub const READ_ATTEMPTS: usize = 8;
+
 /// AWS limits, named where they are enforced.
 pub mod limits {
     /// The largest object a single PUT (or a single part) may carry: 5 GiB.
@@ -109,6 +114,7 @@ struct Inner {
     last_used: user_admin::LastUsed,
     lifecycle_day: std::time::Duration,
     sts_min_duration: u32,
+    readers: readers::Readers,
 }
 
 /// How the engine is set up.
@@ -183,6 +189,7 @@ impl Engine {
                 sts_min_duration: options
                     .sts_min_duration
                     .unwrap_or(sts::MIN_DURATION_SECONDS),
+                readers: readers::Readers::default(),
             }),
         };
         engine.spawn_lifecycle_worker();
@@ -234,9 +241,14 @@ impl Engine {
         &self.inner.blobs
     }
 
-    /// Removes blobs after the transaction that dropped them committed.
+    fn readers(&self) -> &readers::Readers {
+        &self.inner.readers
+    }
+
+    /// Removes blobs after the transaction that dropped them committed;
+    /// those that reads in flight hold are removed when the last one ends.
     async fn delete_blobs(&self, ids: Vec<String>) {
-        for id in ids {
+        for id in self.readers().take_unpinned(ids) {
             if let Err(e) = self.blobs().delete(&id).await {
                 // The start-up sweep will find it again.
                 tracing::warn!(blob = %id, error = %e, "could not delete replaced blob");

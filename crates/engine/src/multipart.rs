@@ -253,7 +253,7 @@ impl Engine {
         let data_key = self.data_key(upload.sse.as_ref(), keys.destination)?;
         let len = range.end - range.start;
         let data = futures::TryStreamExt::map_err(
-            self.read_object(source, range, source_key.as_ref()),
+            self.open_object(source, range, source_key.as_ref()).await?,
             |e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>,
         );
         let received = self

@@ -585,14 +585,17 @@ impl Engine {
         Ok(start..start + object.blobs[idx].size)
     }
 
-    /// Streams `range` of an object's data across its blobs, opening each
-    /// blob only when the stream reaches it.
-    pub fn read_object(
+    /// Opens `range` of a version's data for streaming. Its blob files are
+    /// pinned for as long as the stream lives, so a write replacing or
+    /// deleting the version meanwhile does not cut it short; inline pieces
+    /// are read at once. [`EngineError::Superseded`] when the version was
+    /// replaced before its data was secured: the caller looks it up again.
+    pub async fn open_object(
         &self,
         object: &ObjectRecord,
         range: Range<u64>,
         key: Option<&DataKey>,
-    ) -> DataStream {
+    ) -> Result<DataStream, EngineError> {
         let mut wanted = Vec::new();
         let mut offset = 0u64;
         for b in &object.blobs {
@@ -604,54 +607,79 @@ impl Engine {
                 wanted.push((b.clone(), from - s..to - s));
             }
         }
+        let files: Vec<String> = wanted
+            .iter()
+            .filter(|(b, _)| !b.is_inline())
+            .map(|(b, _)| b.id.clone())
+            .collect();
+        let guard = self.readers().pin(files.clone(), self.blobs());
+        // After pinning: every file still referenced, and the inline bytes
+        // (an object has at most one inline piece, its last part).
+        let inline_ids: Vec<String> = wanted
+            .iter()
+            .filter(|(b, _)| b.is_inline())
+            .map(|(b, _)| b.id.clone())
+            .collect();
+        let inline = self
+            .meta()
+            .read(move |tx| -> Result<Option<Vec<Vec<u8>>>, MetaError> {
+                for id in &files {
+                    if tx.get(Table::Blobs, id.as_bytes())?.is_none() {
+                        return Ok(None);
+                    }
+                }
+                let mut out = Vec::with_capacity(inline_ids.len());
+                for id in &inline_ids {
+                    match tx.get(Table::Inline, id.as_bytes())? {
+                        Some(data) => out.push(data),
+                        None => return Ok(None),
+                    }
+                }
+                Ok(Some(out))
+            })
+            .await?
+            .ok_or(EngineError::Superseded)?;
+        let mut inline = inline.into_iter();
+        let mut parts = Vec::with_capacity(wanted.len());
+        for (b, r) in wanted {
+            let data = if b.is_inline() {
+                let data = inline.next().unwrap_or_default();
+                Some(verified_inline(&b, data, &r)?)
+            } else {
+                None
+            };
+            parts.push((b, r, data));
+        }
         let engine = self.clone();
         let key = key.cloned();
-        let stream = futures::stream::iter(wanted)
-            .then(move |(b, r)| {
+        let stream = futures::stream::iter(parts)
+            .then(move |(b, r, data)| {
                 let engine = engine.clone();
                 let key = key.clone();
                 async move {
+                    let stored: DataStream = match data {
+                        Some(chunk) => Box::pin(futures::stream::iter([Ok(chunk)])),
+                        None => {
+                            let s = engine.blobs().read(&b.id, b.size, r.clone()).await?;
+                            Box::pin(s.map_err(EngineError::from))
+                        }
+                    };
                     let Some(iv) = b.iv.clone() else {
-                        return engine.open_piece(b, r).await;
+                        return Ok(stored);
                     };
                     let key = key.ok_or_else(|| {
                         EngineError::Internal("encrypted data read without its key".into())
                     })?;
-                    let start = r.start;
-                    let stored = engine.open_piece(b, r).await?;
-                    sse::decrypting(stored, &key, &iv, start)
+                    sse::decrypting(stored, &key, &iv, r.start)
                 }
             })
-            .try_flatten();
-        Box::pin(stream)
-    }
-
-    /// A stream of `range` of one piece, verified against its checksum.
-    async fn open_piece(
-        &self,
-        piece: BlobRef,
-        range: Range<u64>,
-    ) -> Result<DataStream, EngineError> {
-        let Some(crc) = piece.inline_crc32c else {
-            let s = self.blobs().read(&piece.id, piece.size, range).await?;
-            return Ok(Box::pin(s.map_err(EngineError::from)));
-        };
-        let id = piece.id.clone();
-        let data = self
-            .meta()
-            .read(move |tx| -> Result<_, MetaError> { tx.get(Table::Inline, id.as_bytes()) })
-            .await?
-            .ok_or_else(|| EngineError::Corrupt(format!("inline piece {} is missing", piece.id)))?;
-        if data.len() as u64 != piece.size || pieces::crc32c(&data) != crc {
-            tracing::error!(piece = %piece.id, "inline data fails its checksum");
-            return Err(EngineError::Corrupt(format!(
-                "inline piece {} fails its checksum",
-                piece.id
-            )));
-        }
-        let (from, to) = (range.start as usize, range.end as usize);
-        let chunk = Bytes::from(data).slice(from..to);
-        Ok(Box::pin(futures::stream::iter([Ok(chunk)])))
+            .try_flatten()
+            // The pins last as long as the stream.
+            .map(move |item| {
+                let _held = &guard;
+                item
+            });
+        Ok(Box::pin(stream))
     }
 
     /// DeleteObject: without a version id, removes the object or (in a
@@ -711,33 +739,46 @@ impl Engine {
         if let Some(tags) = &replacement.tags {
             check_object_tags(tags)?;
         }
-        let source_version = self.copy_source(src_bucket, src_key, src_version).await?;
+        // A write replacing the source between its lookup and the opening
+        // of its data sends the copy back to the lookup.
+        let mut attempts = 0;
+        let (source_version, dst_bucket_rec, data) = loop {
+            let source_version = self.copy_source(src_bucket, src_key, src_version).await?;
+            let source = &source_version.record;
+            source_conditions.check(source)?;
+            if src_bucket == dst_bucket
+                && src_key == dst_key.as_str()
+                && src_version.is_none()
+                && replacement.sse.is_none()
+                && directive == MetadataDirective::Copy
+            {
+                return Err(EngineError::InvalidRequest(
+                    "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
+                ));
+            }
+            let source_key = self.data_key(source.sse.as_ref(), source_customer_key)?;
+            let (dst_bucket_rec, existing) =
+                self.write_target(dst_bucket, dst_key.as_str()).await?;
+            check_write_conditions(
+                existing.as_ref(),
+                replacement.if_match.as_ref(),
+                replacement.if_none_match.as_ref(),
+            )?;
+            match self
+                .open_object(source, 0..source.size, source_key.as_ref())
+                .await
+            {
+                Ok(data) => break (source_version, dst_bucket_rec, data),
+                Err(EngineError::Superseded) if attempts < crate::READ_ATTEMPTS => attempts += 1,
+                Err(e) => return Err(e),
+            }
+        };
         let source = &source_version.record;
-        source_conditions.check(source)?;
-        if src_bucket == dst_bucket
-            && src_key == dst_key.as_str()
-            && src_version.is_none()
-            && replacement.sse.is_none()
-            && directive == MetadataDirective::Copy
-        {
-            return Err(EngineError::InvalidRequest(
-                "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes.".into(),
-            ));
-        }
-        let source_key = self.data_key(source.sse.as_ref(), source_customer_key)?;
-        let (dst_bucket_rec, existing) = self.write_target(dst_bucket, dst_key.as_str()).await?;
-        check_write_conditions(
-            existing.as_ref(),
-            replacement.if_match.as_ref(),
-            replacement.if_none_match.as_ref(),
-        )?;
         let algorithm = replacement
             .checksum
             .algorithm()
             .or(source.checksum.as_ref().map(|c| c.algorithm));
-        let data = self
-            .read_object(source, 0..source.size, source_key.as_ref())
-            .map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
+        let data = data.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>);
         let mut params = replacement;
         if directive == MetadataDirective::Copy {
             params.headers = source.headers.clone();
@@ -918,6 +959,23 @@ fn decode_md5(b64: &str) -> Option<[u8; 16]> {
         .decode(b64.trim())
         .ok()?;
     bytes.try_into().ok()
+}
+
+/// `range` of an inline piece, once its bytes pass their checksum.
+fn verified_inline(
+    piece: &BlobRef,
+    data: Vec<u8>,
+    range: &Range<u64>,
+) -> Result<Bytes, EngineError> {
+    let crc = piece.inline_crc32c.unwrap_or_default();
+    if data.len() as u64 != piece.size || pieces::crc32c(&data) != crc {
+        tracing::error!(piece = %piece.id, "inline data fails its checksum");
+        return Err(EngineError::Corrupt(format!(
+            "inline piece {} fails its checksum",
+            piece.id
+        )));
+    }
+    Ok(Bytes::from(data).slice(range.start as usize..range.end as usize))
 }
 
 #[cfg(test)]

@@ -89,7 +89,9 @@ async fn get(h: &Harness, bucket: &str, key: &str) -> Vec<u8> {
     let data_key = h.engine.data_key(rec.sse.as_ref(), None).unwrap();
     let chunks: Vec<Bytes> = h
         .engine
-        .read_object(&rec, 0..rec.size, data_key.as_ref())
+        .open_object(&rec, 0..rec.size, data_key.as_ref())
+        .await
+        .unwrap()
         .try_collect()
         .await
         .unwrap();
@@ -503,11 +505,13 @@ async fn small_objects_live_inline_and_leave_nothing_behind() {
     assert_eq!(get(&h, "bkt", "small").await, small);
     let part: Vec<u8> = h
         .engine
-        .read_object(
+        .open_object(
             &rec,
             5..9,
             h.engine.data_key(rec.sse.as_ref(), None).unwrap().as_ref(),
         )
+        .await
+        .unwrap()
         .try_collect::<Vec<Bytes>>()
         .await
         .unwrap()
@@ -538,12 +542,71 @@ async fn corrupt_inline_data_is_refused() {
         .await
         .unwrap();
     let data_key = h.engine.data_key(rec.sse.as_ref(), None).unwrap();
-    let res: Result<Vec<Bytes>, EngineError> = h
+    let res = h
         .engine
-        .read_object(&rec, 0..rec.size, data_key.as_ref())
-        .try_collect()
+        .open_object(&rec, 0..rec.size, data_key.as_ref())
         .await;
     assert!(matches!(res, Err(EngineError::Corrupt(_))));
+}
+
+/// Reads of a version in progress keep its blob files, however the version
+/// is replaced or deleted meanwhile; the files go when the reads end.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_read_in_flight_keeps_its_blobs_until_it_ends() {
+    let h = harness().await;
+    h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
+    let old = large(3);
+    let rec = put(&h, "bkt", "k", &old).await;
+    let open = |rec: ObjectRecord| {
+        let engine = h.engine.clone();
+        async move {
+            let key = engine.data_key(rec.sse.as_ref(), None).unwrap();
+            engine.open_object(&rec, 0..rec.size, key.as_ref()).await
+        }
+    };
+    let first = open(rec.clone()).await.unwrap();
+    let second = open(rec.clone()).await.unwrap();
+    put(&h, "bkt", "k", &large(5)).await;
+    h.engine.delete_object("bkt", "k", None).await.unwrap();
+    assert_eq!(
+        blob_files(&h).await.len(),
+        1,
+        "the old blob stays while read"
+    );
+    let read: Vec<Bytes> = first.try_collect().await.unwrap();
+    assert_eq!(read.concat(), old);
+    assert_eq!(blob_files(&h).await.len(), 1, "one reader is left");
+    drop(second);
+    let mut left = blob_files(&h).await.len();
+    for _ in 0..100 {
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        left = blob_files(&h).await.len();
+    }
+    assert_eq!(left, 0, "the last reader's end removes the released blob");
+    assert_eq!(h.engine.readers().pinned(), 0);
+}
+
+/// A version replaced between its lookup and the opening of its data is
+/// not read (its blob may be gone): the caller is told to look again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn opening_a_replaced_version_says_superseded() {
+    let h = harness().await;
+    h.engine.create_bucket(&h.root, "bkt", None).await.unwrap();
+    for body in [large(2), b"small and inline".to_vec()] {
+        let rec = put(&h, "bkt", "k", &body).await;
+        put(&h, "bkt", "k", b"newer").await;
+        let key = h.engine.data_key(rec.sse.as_ref(), None).unwrap();
+        let res = h.engine.open_object(&rec, 0..rec.size, key.as_ref()).await;
+        assert!(
+            matches!(res, Err(EngineError::Superseded)),
+            "{}",
+            body.len()
+        );
+    }
+    assert_eq!(h.engine.readers().pinned(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -96,6 +96,8 @@ pub(crate) fn to_s3_error(e: EngineError) -> S3Error {
         | EngineError::DeleteConflict(_)
         | EngineError::PackedPolicyTooLarge(_) => (C::InvalidRequest, None),
         EngineError::Body(_) => return body_error(e),
+        // Only after several restarts, each lost to another write.
+        EngineError::Superseded => (C::SlowDown, Some(StatusCode::SERVICE_UNAVAILABLE)),
         EngineError::Corrupt(m) => {
             tracing::error!(detail = %m, "refusing to serve corrupt data");
             (C::InternalError, None)

@@ -34,14 +34,32 @@ fn redirect(status: StatusCode, location: &str) -> Response<Body> {
     r
 }
 
-/// Reads an object for an anonymous visitor; `Err` is the status and error
-/// code the visitor gets.
+/// An object found for a visitor, with its data opened unless the request
+/// is a HEAD.
+struct Found {
+    rec: ObjectRecord,
+    data: Option<coffer_engine::DataStream>,
+}
+
+/// Reads an object for an anonymous visitor; `Err` is the status, error
+/// code and message the visitor gets.
 async fn fetch(
     engine: &Engine,
     bucket: &str,
     key: &str,
     conditions: &[(String, String)],
-) -> Result<ObjectRecord, (StatusCode, &'static str)> {
+    head: bool,
+) -> Result<Found, (StatusCode, &'static str, &'static str)> {
+    const NOT_FOUND: (StatusCode, &str, &str) = (
+        StatusCode::NOT_FOUND,
+        "NoSuchKey",
+        "The specified key does not exist.",
+    );
+    const INTERNAL: (StatusCode, &str, &str) = (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "InternalError",
+        "We encountered an internal error. Please try again.",
+    );
     let access = AccessRequest {
         operation: "GetObject",
         bucket: Some(bucket),
@@ -54,40 +72,55 @@ async fn fetch(
         .await
     {
         Ok(()) => {}
-        Err(EngineError::NoSuchKey) => return Err((StatusCode::NOT_FOUND, "NoSuchKey")),
-        Err(_) => return Err((StatusCode::FORBIDDEN, "AccessDenied")),
+        Err(EngineError::NoSuchKey) => return Err(NOT_FOUND),
+        Err(_) => return Err((StatusCode::FORBIDDEN, "AccessDenied", "Access Denied")),
     }
-    match engine.get_object(bucket, key).await {
-        Ok(rec) => Ok(rec),
-        Err(EngineError::NoSuchKey | EngineError::DeleteMarker { .. }) => {
-            Err((StatusCode::NOT_FOUND, "NoSuchKey"))
+    let mut attempts = 0;
+    loop {
+        let rec = match engine.get_object(bucket, key).await {
+            Ok(rec) => rec,
+            Err(EngineError::NoSuchKey | EngineError::DeleteMarker { .. }) => {
+                return Err(NOT_FOUND);
+            }
+            Err(_) => return Err(INTERNAL),
+        };
+        // Objects under SSE-C cannot be served: the visitor has no key.
+        let Ok(data_key) = engine.data_key(rec.sse.as_ref(), None) else {
+            return Err((
+                StatusCode::FORBIDDEN,
+                "AccessDenied",
+                "The object is encrypted with a customer-provided key.",
+            ));
+        };
+        if head {
+            return Ok(Found { rec, data: None });
         }
-        Err(_) => Err((StatusCode::INTERNAL_SERVER_ERROR, "InternalError")),
+        match engine
+            .open_object(&rec, 0..rec.size, data_key.as_ref())
+            .await
+        {
+            Ok(data) => {
+                return Ok(Found {
+                    rec,
+                    data: Some(data),
+                });
+            }
+            Err(EngineError::Superseded) if attempts < coffer_engine::READ_ATTEMPTS => {
+                attempts += 1;
+            }
+            Err(_) => return Err(INTERNAL),
+        }
     }
 }
 
 /// The response carrying an object's bytes (none for HEAD).
-fn object_response(
-    engine: &Engine,
-    rec: &ObjectRecord,
-    status: StatusCode,
-    head: bool,
-) -> Response<Body> {
-    // Objects under SSE-C cannot be served: the visitor has no key.
-    let Ok(key) = engine.data_key(rec.sse.as_ref(), None) else {
-        return html_error(
-            StatusCode::FORBIDDEN,
-            "AccessDenied",
-            "The object is encrypted with a customer-provided key.",
-        );
-    };
-    let mut r = if head {
-        Response::new(Body::from(Bytes::new()))
-    } else {
-        let stream = engine
-            .read_object(rec, 0..rec.size, key.as_ref())
-            .map_err(std::io::Error::other);
-        Response::new(Body::from(s3s::dto::StreamingBlob::wrap(stream)))
+fn object_response(found: Found, status: StatusCode) -> Response<Body> {
+    let rec = found.rec;
+    let mut r = match found.data {
+        None => Response::new(Body::from(Bytes::new())),
+        Some(stream) => Response::new(Body::from(s3s::dto::StreamingBlob::wrap(
+            stream.map_err(std::io::Error::other),
+        ))),
     };
     *r.status_mut() = status;
     let h = r.headers_mut();
@@ -161,8 +194,8 @@ pub(crate) async fn serve(
     } else {
         decoded.clone()
     };
-    let failure = match fetch(engine, bucket, &key, conditions).await {
-        Ok(rec) => return object_response(engine, &rec, StatusCode::OK, head),
+    let failure = match fetch(engine, bucket, &key, conditions, head).await {
+        Ok(found) => return object_response(found, StatusCode::OK),
         Err(f) => f,
     };
     // `/dir` naming no object but a readable `dir/INDEX`: send the visitor
@@ -173,21 +206,22 @@ pub(crate) async fn serve(
             engine.get_object(bucket, &decoded).await,
             Err(EngineError::NoSuchKey | EngineError::DeleteMarker { .. })
         )
-        && fetch(engine, bucket, &format!("{decoded}/{index}"), conditions)
-            .await
-            .is_ok()
+        && fetch(
+            engine,
+            bucket,
+            &format!("{decoded}/{index}"),
+            conditions,
+            true,
+        )
+        .await
+        .is_ok()
     {
         return redirect(StatusCode::FOUND, &format!("/{decoded}/"));
     }
     if let Some(error_key) = &site.error_key
-        && let Ok(rec) = fetch(engine, bucket, error_key, conditions).await
+        && let Ok(found) = fetch(engine, bucket, error_key, conditions, head).await
     {
-        return object_response(engine, &rec, failure.0, head);
+        return object_response(found, failure.0);
     }
-    let message = match failure.0 {
-        StatusCode::NOT_FOUND => "The specified key does not exist.",
-        StatusCode::FORBIDDEN => "Access Denied",
-        _ => "We encountered an internal error. Please try again.",
-    };
-    html_error(failure.0, failure.1, message)
+    html_error(failure.0, failure.1, failure.2)
 }

@@ -14,6 +14,8 @@ mod sse;
 
 use coffer_engine::Engine;
 use s3s::dto::*;
+
+pub(crate) use coffer_engine::READ_ATTEMPTS;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 pub(crate) struct CofferS3 {

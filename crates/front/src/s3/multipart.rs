@@ -209,32 +209,43 @@ pub async fn upload_part_copy(
     );
     let i = req.input;
     let number = part_number(i.part_number)?;
-    let found = engine
-        .copy_source(&src_bucket, &src_key, src_version.as_deref())
-        .await
-        .map_err(to_s3_error)?;
-    let copy_source_version_id = found.version_id();
-    let source = found.record;
-    conditions.check(&source).map_err(to_s3_error)?;
-    let range = match &i.copy_source_range {
-        Some(r) => parse_copy_range(r, source.size)?,
-        None => 0..source.size,
+    // A write replacing the source before its data was opened sends the
+    // copy back to the lookup.
+    let mut attempts = 0;
+    let (part, copy_source_version_id) = loop {
+        let found = engine
+            .copy_source(&src_bucket, &src_key, src_version.as_deref())
+            .await
+            .map_err(to_s3_error)?;
+        let copy_source_version_id = found.version_id();
+        let source = found.record;
+        conditions.check(&source).map_err(to_s3_error)?;
+        let range = match &i.copy_source_range {
+            Some(r) => parse_copy_range(r, source.size)?,
+            None => 0..source.size,
+        };
+        let copied = engine
+            .upload_part_copy(
+                &i.bucket,
+                &i.key,
+                &i.upload_id,
+                number,
+                &source,
+                range,
+                coffer_engine::CopyKeys {
+                    source: source_customer.as_ref(),
+                    destination: customer.as_ref(),
+                },
+            )
+            .await;
+        match copied {
+            Ok(part) => break (part, copy_source_version_id),
+            Err(coffer_engine::EngineError::Superseded) if attempts < super::READ_ATTEMPTS => {
+                attempts += 1;
+            }
+            Err(e) => return Err(to_s3_error(e)),
+        }
     };
-    let part = engine
-        .upload_part_copy(
-            &i.bucket,
-            &i.key,
-            &i.upload_id,
-            number,
-            &source,
-            range,
-            coffer_engine::CopyKeys {
-                source: source_customer.as_ref(),
-                destination: customer.as_ref(),
-            },
-        )
-        .await
-        .map_err(to_s3_error)?;
     let e = upload_sse_fields(engine, &i.bucket, &i.key, &i.upload_id).await?;
     Ok(S3Response::new(UploadPartCopyOutput {
         server_side_encryption: e.server_side_encryption,

@@ -321,9 +321,23 @@ pub async fn get_object(
     req: S3Request<GetObjectInput>,
     allow_http_sse_c: bool,
 ) -> S3Result<S3Response<GetObjectOutput>> {
-    let view = prepare_read(engine, read_inputs!(req, allow_http_sse_c)).await?;
+    // A write replacing the version between its lookup and the opening of
+    // its data sends the read back to the lookup.
+    let mut attempts = 0;
+    let (view, stream) = loop {
+        let view = prepare_read(engine, read_inputs!(req, allow_http_sse_c)).await?;
+        match engine
+            .open_object(&view.rec, view.range.clone(), view.data_key.as_ref())
+            .await
+        {
+            Ok(stream) => break (view, stream),
+            Err(coffer_engine::EngineError::Superseded) if attempts < super::READ_ATTEMPTS => {
+                attempts += 1;
+            }
+            Err(e) => return Err(to_s3_error(e)),
+        }
+    };
     let i = &req.input;
-    let stream = engine.read_object(&view.rec, view.range.clone(), view.data_key.as_ref());
     // Data that fails its checksum ends the body early (the client sees a
     // short read, never the bad bytes); the log names the object.
     let (bucket, key, version) = (i.bucket.clone(), i.key.clone(), view.rec.version_id.clone());
