@@ -31,7 +31,7 @@ from botocore.exceptions import ClientError
 
 import helpers as h
 from conftest import REGION, _bucket_name, empty_and_delete_bucket
-from helpers import check_error, err, raw_exchange, raw_signed_head
+from helpers import check_error, err, raw_exchange, raw_signed_head, read_response
 
 MiB = 1024 * 1024
 
@@ -221,10 +221,6 @@ def test_oversized_and_flooding_headers_are_refused(srv, client, bkt):
 
 
 @pytest.mark.parametrize("size", [9000, 200 * 1024], ids=["9000-bytes", "200-KiB"])
-@pytest.mark.xfail(strict=True, reason="server bug: user metadata over 2 KB is stored: a PUT with a "
-                   "9,000-byte or a 200 KiB x-amz-meta-m value gets 200 and the metadata is kept "
-                   "(hyper's ~400 KB header buffer is the only limit). AWS refuses PUTs whose "
-                   "x-amz-meta-* headers exceed 2 KB with 400 MetadataTooLarge and stores nothing")
 def test_user_metadata_over_2kb_is_metadata_too_large(srv, client, bkt, size):
     client.put_object(Bucket=bkt, Key="meta-ok", Body=b"x", Metadata={"m": "a" * 1900})
     resp = raw_put(srv, h.object_path(bkt, "meta-big"), b"x",
@@ -238,9 +234,11 @@ def test_user_metadata_over_2kb_is_metadata_too_large(srv, client, bkt, size):
 DRIP_DEADLINE = 20.0
 
 
-def _closed_within(sock: socket.socket, deadline: float, drip: bytes | None) -> float | None:
+def _closed_within(sock: socket.socket, deadline: float,
+                   drip: bytes | None) -> tuple[float, bytes] | None:
     """Drip one byte of `drip` a second (or stay silent) until the server closes the
-    connection or answers; the time that took, or None if it was still open at `deadline`."""
+    connection or answers; the time that took and what it answered, or None if it was still
+    open at `deadline`."""
     start = time.monotonic()
     sock.settimeout(1.0)
     i = 0
@@ -249,29 +247,22 @@ def _closed_within(sock: socket.socket, deadline: float, drip: bytes | None) -> 
             try:
                 sock.sendall(drip[i % len(drip):i % len(drip) + 1])
             except OSError:
-                return time.monotonic() - start
+                return time.monotonic() - start, b""
             i += 1
         try:
-            sock.recv(65536)  # b"" (closed) or an error response: cut off either way
-            return time.monotonic() - start
+            answer = sock.recv(65536)  # b"" (closed) or an error response: cut off either way
+            return time.monotonic() - start, answer
         except socket.timeout:
             continue
         except OSError:
-            return time.monotonic() - start
+            return time.monotonic() - start, b""
     return None
-
-
-BODY_DRIP_BUG = pytest.mark.xfail(strict=True, reason=(
-    "server bug: a PUT whose body arrives one byte per second is never cut off (nothing "
-    "bounds body reads; headers are bounded by a 10 s header-read timeout); it holds a "
-    "task and a file descriptor as long as the client likes. AWS S3 answers a stalled "
-    "body with 400 RequestTimeout"))
 
 
 @pytest.mark.parametrize("case", [
     "headers one byte a second",
     "silent after connecting",
-    pytest.param("body one byte a second", marks=BODY_DRIP_BUG),
+    "body one byte a second",
 ])
 def test_slow_drip_connections_are_cut_off(srv, client, bkt, case):
     host = srv.host_port.encode()
@@ -283,7 +274,7 @@ def test_slow_drip_connections_are_cut_off(srv, client, bkt, case):
         "body one byte a second": (head, b"b"),
     }
     first, drip = conns[case]
-    results: dict[str, float | None] = {}
+    results: dict[str, tuple[float, bytes] | None] = {}
 
     def run() -> None:
         with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as s:
@@ -299,6 +290,11 @@ def test_slow_drip_connections_are_cut_off(srv, client, bkt, case):
     t.join(DRIP_DEADLINE + 15)
     assert keys(client, bkt) == []
     assert results.get(case) is not None, f"still open after {DRIP_DEADLINE:.0f} s"
+    if case == "body one byte a second":
+        # The body may take 10 s plus a second per 500 bytes delivered: RequestTimeout.
+        took, answer = results[case]
+        assert answer.startswith(b"HTTP/1.1 400 ") and b"<Code>RequestTimeout</Code>" in answer, answer
+        assert 9 < took < 13, took
 
 
 # ---------------------------------------------------------------- bodies vs Content-Length
@@ -395,12 +391,7 @@ CHUNKED_CASES = [
                  id="last-data-and-final-chunk-missing"),
     pytest.param(lambda f: b"".join(f[:-1]), 400,
                  {"IncompleteBody", "InvalidRequest", "SignatureDoesNotMatch"},
-                 id="final-chunk-missing",
-                 marks=pytest.mark.xfail(strict=True, reason=(
-                     "server bug: a STREAMING-AWS4-HMAC-SHA256-PAYLOAD PUT whose body stops "
-                     "after the last data chunk, without the signed zero-length final chunk, is "
-                     "answered 200 and stored; the final chunk's signature is what seals the "
-                     "chunk sequence, and AWS refuses such a body (400, nothing stored)"))),
+                 id="final-chunk-missing"),
 ]
 
 
@@ -458,24 +449,10 @@ def _config_snapshot(srv, path: str) -> tuple[int, bytes]:
     return r.status, r.body.replace(r.headers.get("x-amz-request-id", "").encode(), b"")
 
 
-ACL_WITHOUT_GRANTS = ("server bug: PutBucketAcl accepts an AccessControlPolicy without Owner and "
-                      "AccessControlList (here {what}) with 200 and replaces the bucket's grants "
-                      "with an empty list; AWS answers 400 MalformedACLError (or MalformedXML) and "
-                      "leaves the ACL alone")
-KNOWN_XML_BUGS = {
-    ("put-bucket-acl", "deep-nesting"): ACL_WITHOUT_GRANTS.format(
-        what="<AccessControlPolicy><x><x>...</x></x></AccessControlPolicy>"),
-    ("put-bucket-acl", "invalid-utf8"): ACL_WITHOUT_GRANTS.format(
-        what="an element named with the bytes FF FE, which is not even well-formed XML"),
-}
-
-
 def _xml_cases():
     for target in XML_TARGETS:
         for kind in BAD_XML:
-            reason = KNOWN_XML_BUGS.get((target, kind))
-            marks = [pytest.mark.xfail(strict=True, reason=reason)] if reason else []
-            yield pytest.param(target, kind, id=f"{target}-{kind}", marks=marks)
+            yield pytest.param(target, kind, id=f"{target}-{kind}")
 
 
 @pytest.mark.parametrize("target,body_kind", list(_xml_cases()))
@@ -528,12 +505,6 @@ CONTROL_XML = [
 ]
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: raw NUL and other C0 control characters, which "
-                   "XML 1.0 forbids, are accepted in XML bodies: PutBucketTagging/PutObjectTagging "
-                   "store tags such as 'a\\x00b' (200) and DeleteObjects deletes 'obj\\x01' (200); "
-                   "the tag set is then served back raw, so GetBucketTagging returns XML that no "
-                   "parser accepts (botocore reports it as a 500). AWS answers 400 MalformedXML "
-                   "and changes nothing")
 @pytest.mark.parametrize("method,query,body", CONTROL_XML)
 def test_control_characters_in_xml_bodies_are_malformed_xml(srv, client, bkt, method, query, body):
     client.put_object(Bucket=bkt, Key="obj", Body=b"x")
@@ -552,17 +523,20 @@ def test_control_characters_in_xml_bodies_are_malformed_xml(srv, client, bkt, me
     assert sorted(keys(client, bkt)) == ["obj", "obj\x01"]
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: an XML body over s3s's 20 MiB limit (a 21 MiB "
-                   "DeleteObjects or PutBucketTagging body) is answered 500 InternalError 'The "
-                   "request could not be processed.' with nothing in the log; AWS answers 400 "
-                   "MaxMessageLengthExceeded ('Your request was too big.')")
 @pytest.mark.parametrize("method,query", [("POST", "delete"), ("PUT", "tagging")],
                          ids=["delete-objects", "put-bucket-tagging"])
 def test_oversized_xml_body_is_max_message_length_exceeded(srv, client, bkt, method, query):
+    # The request announces a 21 MiB document and waits (Expect: 100-continue): the answer
+    # must come from Content-Length alone, before any of the body is read.
     client.put_object(Bucket=bkt, Key="x", Body=b"kept")
-    body = b"<Delete>" + b" " * (21 * MiB) + b"<Object><Key>x</Key></Object></Delete>"
-    resp = h.signed(srv, method, f"/{bkt}?{query}", {"Content-MD5": h.md5_b64(body)}, body)
-    check_error(resp, 400, "MaxMessageLengthExceeded")
+    size = 21 * MiB
+    head = raw_signed_head(srv, method, f"/{bkt}?{query}",
+                           {"Content-Length": str(size), "Expect": "100-continue"})
+    with socket.create_connection(("127.0.0.1", srv.port), timeout=10) as sock:
+        sock.sendall(head)
+        got = read_response(sock)
+    assert got is not None, "no answer before the body"
+    check_error(h.RawResponse(*got), 400, "MaxMessageLengthExceeded")
     assert keys(client, bkt) == ["x"]
 
 
@@ -640,8 +614,11 @@ def test_malformed_iam_policies_are_refused_and_nothing_is_created(srv):
                 else:
                     assert (code, status) == ("MalformedPolicyDocument", 400), (op, kind, code)
                 assert ei.value.response["ResponseMetadata"]["RequestId"]
-        # Garbage instead of a form: an IAM error, not a crash.
+        # Garbage instead of a form: an IAM error, not a crash (the byte FF is not UTF-8).
         resp = iam_raw(srv, b"garbage\xff\x00&&&===")
+        assert resp.status == 400, resp.body
+        assert resp.xml().find(".//{*}Error/{*}Code").text == "MalformedQueryString"
+        resp = iam_raw(srv, b"garbage\x00&&&===")
         assert resp.status == 400, resp.body
         assert resp.xml().find(".//{*}Error/{*}Code").text == "MissingAction"
         assert resp.xml().find("{*}RequestId").text == resp.headers["x-amz-request-id"]
@@ -652,11 +629,6 @@ def test_malformed_iam_policies_are_refused_and_nothing_is_created(srv):
         iam.delete_user(UserName=user)
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: invalid UTF-8 in an IAM form parameter is replaced "
-                   "by U+FFFD instead of refused: PutUserPolicy with '%FF' inside a Resource is "
-                   "answered 200 and GetUserPolicy returns the document with U+FFFD in it (a policy "
-                   "nobody wrote). AWS refuses it (400; PolicyDocument only admits tab, LF, CR and "
-                   "U+0020-U+00FF)")
 def test_invalid_utf8_in_an_iam_policy_document_is_refused(srv):
     iam = _iam(srv)
     user = f"utf8-{os.urandom(4).hex()}"
@@ -772,22 +744,11 @@ def test_huge_query_strings_are_refused_cleanly(srv, client, bkt):
 
 
 # ---------------------------------------------------------------- SigV2 and SigV4 on one request
-ONE_AUTH_MECHANISM = ("server bug: a request carrying two authentication mechanisms is not refused "
-                      "as AWS refuses it (400 InvalidArgument 'Only one auth mechanism allowed; "
-                      "only the X-Amz-Algorithm query parameter, Signature query string parameter "
-                      "or the Authorization header should be specified'); Coffer ")
-
-
 @pytest.mark.parametrize("query_kind,header_kind", [
-    pytest.param("v2", "v4", id="sigv2-query+sigv4-header", marks=pytest.mark.xfail(
-        strict=True, reason=ONE_AUTH_MECHANISM + "checks the SigV2 query signature and answers "
-        "403 SignatureDoesNotMatch")),
-    pytest.param("v4", "v2", id="sigv4-query+sigv2-header", marks=pytest.mark.xfail(
-        strict=True, reason=ONE_AUTH_MECHANISM + "accepts it (200) and stores the object")),
-    pytest.param("v4", "v4", id="sigv4-query+sigv4-header", marks=pytest.mark.xfail(
-        strict=True, reason=ONE_AUTH_MECHANISM + "accepts it (200) and stores the object")),
-    pytest.param("v2", "v2", id="sigv2-query+sigv2-header", marks=pytest.mark.xfail(
-        strict=True, reason=ONE_AUTH_MECHANISM + "accepts it (200) and stores the object")),
+    pytest.param("v2", "v4", id="sigv2-query+sigv4-header"),
+    pytest.param("v4", "v2", id="sigv4-query+sigv2-header"),
+    pytest.param("v4", "v4", id="sigv4-query+sigv4-header"),
+    pytest.param("v2", "v2", id="sigv2-query+sigv2-header"),
 ])
 def test_two_auth_mechanisms_on_one_request_are_refused(srv, client, bkt, query_kind, header_kind):
     presigner = srv.client(signature_version="s3" if query_kind == "v2" else "s3v4")
@@ -890,11 +851,6 @@ def test_invalid_utf8_in_keys_and_headers_is_refused(srv, client, bkt):
     assert keys(client, bkt) == []
 
 
-@pytest.mark.xfail(strict=True, reason="server bug: invalid UTF-8 in a listing parameter is decoded "
-                   "lossily to U+FFFD instead of refused: ListObjectsV2 with prefix=%FF answers 200, "
-                   "echoes <Prefix>U+FFFD</Prefix> and lists a key that starts with U+FFFD although "
-                   "no valid UTF-8 key can start with the byte 0xFF. Expected: 400 (InvalidArgument) "
-                   "or an empty listing (AWS's exact answer is unverified)")
 def test_invalid_utf8_list_prefix_matches_nothing(srv, client, bkt):
     client.put_object(Bucket=bkt, Key="\ufffdreplacement", Body=b"x")
     path = f"/{bkt}?list-type=2&prefix=%FF"

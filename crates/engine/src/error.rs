@@ -94,6 +94,8 @@ pub enum EngineError {
     InvalidDigest,
     #[error("Your proposed upload exceeds the maximum allowed object size.")]
     EntityTooLarge,
+    #[error("Your metadata headers exceed the maximum allowed metadata size.")]
+    MetadataTooLarge,
     #[error("Your proposed upload is smaller than the minimum allowed object size.")]
     EntityTooSmall,
     #[error("You did not provide the number of bytes specified by the Content-Length HTTP header.")]

@@ -118,6 +118,7 @@ impl Engine {
             legal_hold,
         } = options;
         let key = ObjectKey::parse(key)?;
+        crate::objects::check_user_metadata(&user_metadata)?;
         crate::objects::check_object_tags(&tags)?;
         let bucket_rec = self.head_bucket(bucket).await?;
         // Every part is encrypted with the upload's data key; the completed

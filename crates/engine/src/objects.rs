@@ -320,6 +320,7 @@ impl Engine {
         params: PutParams,
         body: BodyStream,
     ) -> Result<Versioned, EngineError> {
+        check_user_metadata(&params.user_metadata)?;
         let (sse, data_key) = self.new_data_key(bucket, params.sse.as_ref())?;
         let (owner, acl) = self
             .new_object_acl(bucket, params.writer.as_deref(), params.acl.as_ref())
@@ -824,6 +825,18 @@ impl Engine {
 fn sorted_tags(mut tags: Vec<(String, String)>) -> Vec<(String, String)> {
     tags.sort();
     tags
+}
+
+/// S3's limit on user-defined metadata: 2 KB, counted as the UTF-8 bytes of
+/// every name (without `x-amz-meta-`) and value.
+pub const MAX_USER_METADATA_SIZE: usize = 2 * 1024;
+
+pub(crate) fn check_user_metadata(metadata: &[(String, String)]) -> Result<(), EngineError> {
+    let size: usize = metadata.iter().map(|(k, v)| k.len() + v.len()).sum();
+    if size > MAX_USER_METADATA_SIZE {
+        return Err(EngineError::MetadataTooLarge);
+    }
+    Ok(())
 }
 
 pub fn check_object_tags(tags: &[(String, String)]) -> Result<(), EngineError> {

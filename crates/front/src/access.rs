@@ -6,7 +6,7 @@ use coffer_types::Principal;
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::path::S3Path;
-use s3s::{S3Result, s3_error};
+use s3s::{S3Error, S3ErrorCode, S3Result, s3_error};
 
 use crate::RootCredentials;
 use crate::errors::to_s3_error;
@@ -151,6 +151,7 @@ impl S3Access for Access {
         {
             *g = Some(principal.arn());
         }
+        refuse_oversized_document(&operation, cx.headers())?;
         // A browser-form POST names its key in the form, which s3s has not
         // exposed yet: PutObject checks that upload with its key instead.
         let deferred = operation == "PostObject";
@@ -186,6 +187,29 @@ impl S3Access for Access {
         cx.extensions_mut().insert(conditions);
         Ok(())
     }
+}
+
+/// Request bodies other than object data are XML (or JSON) documents that
+/// s3s reads whole, up to 20 MiB; past that it answers 500 (it does not
+/// recognise the limit error of the body type it uses). S3's answer is 400
+/// MaxMessageLengthExceeded, given here from Content-Length before any of
+/// the body is read.
+fn refuse_oversized_document(operation: &str, headers: &http::HeaderMap) -> S3Result<()> {
+    const MAX_DOCUMENT_SIZE: u64 = 20 * 1024 * 1024;
+    if matches!(operation, "PutObject" | "UploadPart" | "PostObject") {
+        return Ok(());
+    }
+    let length = headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if length.is_some_and(|n| n > MAX_DOCUMENT_SIZE) {
+        return Err(S3Error::with_message(
+            S3ErrorCode::MaxMessageLengthExceeded,
+            "Your request was too big.",
+        ));
+    }
+    Ok(())
 }
 
 /// The client's address, put in each request's extensions by the HTTP layer.

@@ -95,6 +95,7 @@ pub(crate) fn to_s3_error(e: EngineError) -> S3Error {
         | EngineError::LimitExceeded(_)
         | EngineError::DeleteConflict(_)
         | EngineError::PackedPolicyTooLarge(_) => (C::InvalidRequest, None),
+        EngineError::MetadataTooLarge => (C::MetadataTooLarge, None),
         EngineError::Body(_) => return body_error(e),
         // Only after several restarts, each lost to another write.
         EngineError::Superseded => (C::SlowDown, Some(StatusCode::SERVICE_UNAVAILABLE)),

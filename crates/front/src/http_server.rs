@@ -259,7 +259,10 @@ async fn handle(
         crate::cors::preflight(&shared.engine, bucket, req.headers()).await
     } else if req.uri().path() == "/-/health" {
         Response::new(Body::from(Bytes::from_static(b"ok\n")))
-    } else if let Some(refusal) = check_presigned_expiry(req.uri()) {
+    } else if let Some(refusal) = check_presigned_expiry(req.uri())
+        .or_else(|| check_one_auth_mechanism(&req))
+        .or_else(|| check_query_is_utf8(req.uri()))
+    {
         refusal
     } else if is_query_api(&req) {
         let (mut parts, body) = req.into_parts();
@@ -280,7 +283,13 @@ async fn handle(
         parts.extensions.insert(crate::access::PeerAddr(peer));
         parts.extensions.insert(SecureTransport(secure));
         lift_sigv2_query_token(&mut parts);
-        call_s3(&shared.s3, Request::from_parts(parts, Body::from(body))).await
+        let body = crate::body_rate::RateFloor::new(body);
+        let body = if crate::chunk_seal::is_aws_chunked(&parts.headers) {
+            Body::http_body(crate::chunk_seal::FinalChunk::new(body))
+        } else {
+            Body::http_body(body)
+        };
+        call_s3(&shared.s3, Request::from_parts(parts, body)).await
     };
     // s3s always answers HeadObject with 200; a ranged HEAD is partial.
     if method == http::Method::HEAD
@@ -622,6 +631,46 @@ fn default_message(code: &str) -> &'static str {
         "AccessDenied" => "Access Denied",
         _ => "The request could not be processed.",
     }
+}
+
+/// A request authenticates one way: an Authorization header, or a
+/// presigned URL's query (SigV4's X-Amz-Algorithm, SigV2's Signature), not
+/// both, as on S3.
+fn check_one_auth_mechanism<B>(req: &Request<B>) -> Option<Response<Body>> {
+    if !req.headers().contains_key(http::header::AUTHORIZATION) {
+        return None;
+    }
+    let query = req.uri().query()?;
+    let presigned = query.split('&').any(|p| {
+        let name = p.split('=').next().unwrap_or_default();
+        matches!(name, "X-Amz-Algorithm" | "X-Amz-Signature" | "Signature")
+    });
+    presigned.then(|| {
+        xml_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            "Only one auth mechanism allowed; only the X-Amz-Algorithm query parameter, Signature query string parameter or the Authorization header should be specified",
+        )
+    })
+}
+
+/// Query parameters are UTF-8 text once percent-decoded; s3s would replace
+/// invalid bytes with U+FFFD (a listing prefix `%FF` would then match keys
+/// starting with U+FFFD), so such a query is refused.
+fn check_query_is_utf8(uri: &http::Uri) -> Option<Response<Body>> {
+    let query = uri.query()?;
+    let valid = query.split(['&', '=']).all(|part| {
+        percent_encoding::percent_decode_str(part)
+            .decode_utf8()
+            .is_ok()
+    });
+    (!valid).then(|| {
+        xml_error(
+            StatusCode::BAD_REQUEST,
+            "InvalidArgument",
+            "The query string is not valid UTF-8 once decoded.",
+        )
+    })
 }
 
 /// AWS limits presigned URLs to seven days; s3s checks expiry but not the

@@ -9,6 +9,8 @@
 //! ```
 
 mod access;
+mod body_rate;
+mod chunk_seal;
 mod cors;
 mod errors;
 mod host;

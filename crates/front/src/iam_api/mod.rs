@@ -179,9 +179,15 @@ pub(crate) async fn handle(
         .query()
         .map(|q| serde_urlencoded::from_str(q).unwrap_or_default())
         .unwrap_or_default();
+    // serde_urlencoded would turn bytes that are not UTF-8 into U+FFFD: a
+    // policy nobody wrote. Such a form is refused instead.
+    let utf8 = |raw: &[u8]| {
+        raw.split(|b| *b == b'&' || *b == b'=')
+            .all(|part| percent_encoding::percent_decode(part).decode_utf8().is_ok())
+    };
     let form: Vec<(String, String)> = match serde_urlencoded::from_bytes(body) {
-        Ok(f) => f,
-        Err(_) => {
+        Ok(f) if utf8(body) && utf8(parts.uri.query().unwrap_or_default().as_bytes()) => f,
+        _ => {
             return xml_response(
                 StatusCode::BAD_REQUEST,
                 xml::error(

@@ -69,8 +69,11 @@ fn malformed_acl() -> S3Error {
 
 /// An AccessControlPolicy document.
 fn spec_from_policy(policy: &AccessControlPolicy) -> S3Result<AclSpec> {
+    // An AccessControlPolicy without an AccessControlList (an empty one is
+    // fine) sets nothing: malformed, the ACL stays as it was.
+    let grants = policy.grants.as_deref().ok_or_else(malformed_acl)?;
     let mut list = Vec::new();
-    for g in policy.grants.as_deref().unwrap_or_default() {
+    for g in grants {
         let grantee = g.grantee.as_ref().ok_or_else(malformed_acl)?;
         let spec = match grantee.type_.as_str() {
             Type::CANONICAL_USER => GranteeSpec::Id(grantee.id.clone().ok_or_else(malformed_acl)?),

@@ -459,7 +459,7 @@ pub async fn put_bucket_tagging(
     req: S3Request<PutBucketTaggingInput>,
 ) -> S3Result<S3Response<PutBucketTaggingOutput>> {
     let i = req.input;
-    let tags = super::convert::tag_pairs(i.tagging.tag_set);
+    let tags = super::convert::tag_pairs(i.tagging.tag_set)?;
     engine
         .set_bucket_tagging(&i.bucket, Some(tags))
         .await

@@ -339,10 +339,34 @@ pub fn tagging_header(v: Option<&str>) -> Result<Option<Vec<(String, String)>>, 
 }
 
 /// A TagSet body as (key, value) pairs.
-pub fn tag_pairs(set: Vec<dto::Tag>) -> Vec<(String, String)> {
-    set.into_iter()
+/// The tags of a Tagging body. Characters XML 1.0 forbids make the body
+/// malformed, as on S3 (s3s's parser lets them through).
+pub fn tag_pairs(set: Vec<dto::Tag>) -> Result<Vec<(String, String)>, S3Error> {
+    let tags: Vec<(String, String)> = set
+        .into_iter()
         .map(|t| (t.key.unwrap_or_default(), t.value.unwrap_or_default()))
-        .collect()
+        .collect();
+    if tags.iter().any(|(k, v)| !is_xml_text(k) || !is_xml_text(v)) {
+        return Err(malformed_xml());
+    }
+    Ok(tags)
+}
+
+/// Whether every character of `s` may appear in an XML 1.0 document
+/// (the `Char` production: tab, newline, carriage return, and everything
+/// from U+0020 up except U+FFFE and U+FFFF; Rust strings hold no
+/// surrogates).
+pub fn is_xml_text(s: &str) -> bool {
+    s.chars().all(|c| {
+        matches!(c, '\t' | '\n' | '\r') || (c >= ' ' && c != '\u{FFFE}' && c != '\u{FFFF}')
+    })
+}
+
+pub fn malformed_xml() -> S3Error {
+    S3Error::with_message(
+        S3ErrorCode::MalformedXML,
+        "The XML you provided was not well-formed or did not validate against our published schema",
+    )
 }
 
 pub fn tag_set(tags: &[(String, String)]) -> Vec<dto::Tag> {

@@ -435,11 +435,14 @@ pub async fn delete_objects(
     let p = principal(&req);
     let conditions = request_conditions(&req);
     let input = req.input;
-    if input.delete.objects.len() > MAX_KEYS_PER_DELETE {
-        return Err(S3Error::with_message(
-            S3ErrorCode::MalformedXML,
-            "The XML you provided was not well-formed or did not validate against our published schema",
-        ));
+    if input.delete.objects.len() > MAX_KEYS_PER_DELETE
+        || input
+            .delete
+            .objects
+            .iter()
+            .any(|o| !super::convert::is_xml_text(&o.key))
+    {
+        return Err(super::convert::malformed_xml());
     }
     engine
         .head_bucket(&input.bucket)
@@ -697,7 +700,7 @@ pub async fn put_object_tagging(
     req: S3Request<PutObjectTaggingInput>,
 ) -> S3Result<S3Response<PutObjectTaggingOutput>> {
     let i = req.input;
-    let tags = super::convert::tag_pairs(i.tagging.tag_set);
+    let tags = super::convert::tag_pairs(i.tagging.tag_set)?;
     let v = engine
         .put_object_tagging(&i.bucket, &i.key, i.version_id.as_deref(), tags)
         .await
