@@ -270,10 +270,14 @@ def _hmac(key: bytes, msg: str) -> bytes:
     return hmac.new(key, msg.encode(), hashlib.sha256).digest()
 
 
-def put_streaming_signed(server, bucket: str, key: str, data: bytes,
+def put_streaming_signed(server, bucket: str, key: str | None, data: bytes,
                          chunk_size: int = 64 * 1024,
-                         tamper: Callable[[list[bytes]], bytes] | None = None) -> RawResponse:
+                         tamper: Callable[[list[bytes]], bytes] | None = None,
+                         query: str = "") -> RawResponse:
     """PUT with x-amz-content-sha256: STREAMING-AWS4-HMAC-SHA256-PAYLOAD and per-chunk signatures.
+
+    `key` None puts to the bucket itself; `query` is a canonical query string
+    (`tagging=`), sent as it is.
 
     `tamper` receives the correctly signed frames (`SIZE;chunk-signature=SIG\r\nDATA\r\n`,
     the last one empty) and returns the body to send instead; Content-Length then follows
@@ -305,7 +309,7 @@ def put_streaming_signed(server, bucket: str, key: str, data: bytes,
     signed_names = sorted(h.lower() for h in headers)
     canon_headers = "".join(f"{n}:{headers[[h for h in headers if h.lower() == n][0]]}\n"
                             for n in signed_names)
-    canonical = "\n".join(["PUT", path, "", canon_headers, ";".join(signed_names),
+    canonical = "\n".join(["PUT", path, query, canon_headers, ";".join(signed_names),
                            "STREAMING-AWS4-HMAC-SHA256-PAYLOAD"])
     scope = f"{date}/{REGION}/s3/aws4_request"
     sts = "\n".join(["AWS4-HMAC-SHA256", amz_date, scope,
@@ -330,7 +334,7 @@ def put_streaming_signed(server, bucket: str, key: str, data: bytes,
     if tamper is not None:
         body = tamper(frames)
         headers["Content-Length"] = str(len(body))
-    return send(server.endpoint, "PUT", path, headers, body)
+    return send(server.endpoint, "PUT", f"{path}?{query}" if query else path, headers, body)
 
 
 # ---------------------------------------------------------------- boto3 results

@@ -93,6 +93,23 @@ impl S3Auth for Auth {
 #[derive(Clone, Default)]
 pub(crate) struct PrincipalSlot(pub std::sync::Arc<std::sync::Mutex<Option<String>>>);
 
+/// Where the access check leaves the S3 operation s3s resolved, for the
+/// access log and for telling a body that could not be read from a fault.
+#[derive(Clone, Default)]
+pub(crate) struct OperationSlot(pub std::sync::Arc<std::sync::OnceLock<String>>);
+
+impl OperationSlot {
+    pub(crate) fn get(&self) -> Option<&str> {
+        self.0.get().map(String::as_str)
+    }
+}
+
+/// Operations whose body is object data, streamed to the engine; every
+/// other body is a document s3s reads whole before the operation runs.
+pub(crate) fn streams_body(operation: &str) -> bool {
+    matches!(operation, "PutObject" | "UploadPart" | "PostObject")
+}
+
 pub(crate) struct Access {
     pub engine: Engine,
     pub root: RootCredentials,
@@ -151,6 +168,9 @@ impl S3Access for Access {
         {
             *g = Some(principal.arn());
         }
+        if let Some(slot) = cx.extensions_mut().get::<OperationSlot>() {
+            let _ = slot.0.set(operation.clone());
+        }
         refuse_oversized_document(&operation, cx.headers())?;
         // A browser-form POST names its key in the form, which s3s has not
         // exposed yet: PutObject checks that upload with its key instead.
@@ -196,7 +216,7 @@ impl S3Access for Access {
 /// the body is read.
 fn refuse_oversized_document(operation: &str, headers: &http::HeaderMap) -> S3Result<()> {
     const MAX_DOCUMENT_SIZE: u64 = 20 * 1024 * 1024;
-    if matches!(operation, "PutObject" | "UploadPart" | "PostObject") {
+    if streams_body(operation) {
         return Ok(());
     }
     let length = headers

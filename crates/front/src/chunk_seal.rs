@@ -78,6 +78,23 @@ fn next_after_header(line: &[u8]) -> State {
     }
 }
 
+/// Whether `pieces`, one body's bytes in order, reach the final chunk:
+/// `Some(true)` sealed, `Some(false)` not (yet), `None` framing not followed.
+/// For the fuzz target, which checks that where a body is split changes
+/// nothing.
+#[cfg(feature = "fuzzing")]
+pub fn final_chunk_seen(pieces: &[&[u8]]) -> Option<bool> {
+    let mut s = State::Header(Vec::new());
+    for p in pieces {
+        s.feed(p);
+    }
+    match s {
+        State::Sealed => Some(true),
+        State::Unchecked => None,
+        State::Header(_) | State::Data(_) => Some(false),
+    }
+}
+
 /// `inner`, an aws-chunked body, failing with IncompleteBody when it ends
 /// before its final zero-length chunk.
 pub(crate) struct FinalChunk<B> {

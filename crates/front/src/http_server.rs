@@ -18,7 +18,7 @@ use s3s::Body;
 use tokio::net::TcpListener;
 
 use crate::RootCredentials;
-use crate::access::PrincipalSlot;
+use crate::access::{OperationSlot, PrincipalSlot};
 
 /// Error bodies are a few hundred bytes; anything larger is passed through
 /// untouched rather than buffered.
@@ -223,6 +223,14 @@ async fn handle(
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
     let slot = PrincipalSlot::default();
+    let operation = OperationSlot::default();
+    let has_body = req
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0")
+        || req.headers().contains_key(http::header::TRANSFER_ENCODING)
+        // Even empty: it still owes its final chunk.
+        || crate::chunk_seal::is_aws_chunked(req.headers());
     let expect = expectation(&req);
     let attributes_request = method == http::Method::GET
         && req.uri().query().is_some_and(|q| {
@@ -280,6 +288,7 @@ async fn handle(
     } else {
         let (mut parts, body) = req.into_parts();
         parts.extensions.insert(slot.clone());
+        parts.extensions.insert(operation.clone());
         parts.extensions.insert(crate::access::PeerAddr(peer));
         parts.extensions.insert(SecureTransport(secure));
         lift_sigv2_query_token(&mut parts);
@@ -299,7 +308,14 @@ async fn handle(
         *response.status_mut() = StatusCode::PARTIAL_CONTENT;
     }
     if response.status().is_client_error() || response.status().is_server_error() {
-        response = with_request_id_in_body(response, &request_id).await;
+        // A document body that could not be read (cut short, too slow,
+        // broken aws-chunked framing) is the client's fault, but s3s
+        // answers it with a bare 500.
+        let unreadable_document = has_body
+            && operation
+                .get()
+                .is_some_and(|op| !crate::access::streams_body(op));
+        response = with_request_id_in_body(response, &request_id, unreadable_document).await;
     } else if attributes_request {
         response = with_unquoted_etag(response).await;
     } else if method == http::Method::POST && response.status() == StatusCode::SEE_OTHER {
@@ -352,6 +368,7 @@ async fn handle(
         target: "coffer::access",
         %method,
         path = %path,
+        operation = operation.get().unwrap_or("-"),
         status = response.status().as_u16(),
         bytes = %bytes,
         duration_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -619,6 +636,9 @@ fn default_message(code: &str) -> &'static str {
         "InvalidBucketName" => "The specified bucket is not valid.",
         "MissingRequestBodyError" => "Request Body is empty.",
         "MissingContentLength" => "You must provide the Content-Length HTTP header.",
+        "IncompleteBody" => {
+            "You did not provide the number of bytes specified by the Content-Length HTTP header."
+        }
         "InvalidURI" => "Couldn't parse the specified URI.",
         "KeyTooLongError" => "Your key is too long.",
         "NotImplemented" => {
@@ -722,7 +742,15 @@ pub(crate) fn xml_error(status: StatusCode, code: &str, message: &str) -> Respon
 
 /// S3 error bodies carry the request id; s3s leaves it out, so it is added
 /// here for every error, including those s3s raises itself.
-async fn with_request_id_in_body(response: Response<Body>, request_id: &str) -> Response<Body> {
+///
+/// With `unreadable_document`, a bare InternalError (s3s's own, without a
+/// message: it failed to read the request's document body) becomes 400
+/// IncompleteBody.
+async fn with_request_id_in_body(
+    response: Response<Body>,
+    request_id: &str,
+    unreadable_document: bool,
+) -> Response<Body> {
     let is_xml = response
         .headers()
         .get(http::header::CONTENT_TYPE)
@@ -757,6 +785,18 @@ async fn with_request_id_in_body(response: Response<Body>, request_id: &str) -> 
             )
             .replace("<Message>", "<Message>Invalid according to Policy: ");
         parts.status = StatusCode::FORBIDDEN;
+    }
+    if unreadable_document
+        && parts.status == StatusCode::INTERNAL_SERVER_ERROR
+        && new.contains("<Code>InternalError</Code>")
+        && !new.contains("<Message>")
+    {
+        tracing::debug!(request_id, "request body could not be read");
+        new = new.replace(
+            "<Code>InternalError</Code>",
+            "<Code>IncompleteBody</Code><Message>The request body could not be read: it ended early, arrived too slowly or was not framed as declared.</Message>",
+        );
+        parts.status = StatusCode::BAD_REQUEST;
     }
     if !new.contains("<Message>")
         && let (Some(start), Some(end)) = (new.find("<Code>"), new.find("</Code>"))

@@ -22,6 +22,12 @@ mod tls;
 mod website;
 
 pub use http_server::{Listener, ServeOptions, serve};
+
+/// Entry points for the fuzz targets in `fuzz/` (feature `fuzzing`).
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing {
+    pub use crate::chunk_seal::final_chunk_seen;
+}
 pub use tls::load_tls_config;
 
 use coffer_engine::Engine;

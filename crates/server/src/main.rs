@@ -4,6 +4,7 @@
 mod admin;
 mod bench;
 mod credentials;
+mod data_format;
 mod scrub;
 
 use std::io::Write as _;
@@ -150,6 +151,7 @@ fn main() -> anyhow::Result<()> {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data)
         .with_context(|| format!("cannot create data directory {}", args.data.display()))?;
+    data_format::prepare(&args.data)?;
     let master_key = master_key(args.master_key_file.as_deref())?;
     let creds = credentials::load_or_create(&args.data, master_key.as_ref())?;
     let backend = RedbBackend::open(&args.data.join("meta.redb"))

@@ -36,6 +36,7 @@ async fn scrub(args: ScrubArgs) -> anyhow::Result<()> {
             args.data.display()
         );
     }
+    crate::data_format::check(&args.data)?;
     let backend = RedbBackend::open(&meta_path).with_context(|| {
         format!(
             "cannot open {} (is a server running on this data directory? stop it first)",
