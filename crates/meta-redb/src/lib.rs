@@ -20,11 +20,25 @@ pub struct RedbBackend {
     db: redb::Database,
 }
 
+/// The page cache redb keeps in memory, unless told otherwise. redb's own
+/// default is 1 GiB, which a large bucket's listings fill: the server's
+/// memory would then grow with the metadata it has read. Pages beyond the
+/// cache are read again from the file (usually from the OS page cache).
+pub const DEFAULT_CACHE_BYTES: usize = 16 * 1024 * 1024;
+
 impl RedbBackend {
     /// Opens (or creates) the database file and makes sure every table exists,
     /// so that readers never meet a missing table.
     pub fn open(path: &Path) -> Result<Self, MetaError> {
-        let db = redb::Database::create(path).map_err(backend)?;
+        Self::open_with_cache(path, DEFAULT_CACHE_BYTES)
+    }
+
+    /// [`Self::open`] with a cache of `cache_bytes`.
+    pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, MetaError> {
+        let db = redb::Builder::new()
+            .set_cache_size(cache_bytes)
+            .create(path)
+            .map_err(backend)?;
         let tx = db.begin_write().map_err(backend)?;
         for t in Table::ALL {
             tx.open_table(def(t)).map_err(backend)?;

@@ -82,6 +82,13 @@ pub struct BenchArgs {
     /// Print the result as one JSON object instead of a table.
     #[arg(long)]
     json: bool,
+    /// Spread the keys over this many "directories" (`PREFIX0042/...`)
+    /// instead of one flat list, for listings with a delimiter.
+    #[arg(long)]
+    fanout: Option<u64>,
+    /// --op page: list with this delimiter (e.g. `/`).
+    #[arg(long)]
+    delimiter: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -93,6 +100,9 @@ enum Op {
     Delete,
     Multipart,
     Mixed,
+    /// One 1000-key page of ListObjectsV2, starting after a random key of
+    /// the set (with --delimiter, a page of keys and common prefixes).
+    Page,
 }
 
 impl Op {
@@ -105,6 +115,7 @@ impl Op {
             Self::Delete => "delete",
             Self::Multipart => "multipart",
             Self::Mixed => "mixed",
+            Self::Page => "page",
         }
     }
 }
@@ -335,6 +346,8 @@ struct Plan {
     objects: u64,
     limit: Limit,
     data: Bytes,
+    fanout: Option<u64>,
+    delimiter: Option<String>,
 }
 
 #[derive(Clone, Copy)]
@@ -345,7 +358,10 @@ enum Limit {
 
 impl Plan {
     fn key(&self, i: u64) -> String {
-        format!("{}{i:010}", self.prefix)
+        match self.fanout {
+            Some(n) => format!("{}{:04}/{i:010}", self.prefix, i % n.max(1)),
+            None => format!("{}{i:010}", self.prefix),
+        }
     }
 
     fn body(&self, len: u64) -> Bytes {
@@ -403,6 +419,23 @@ async fn run_one(s3: &S3, plan: &Plan, op: Op, i: u64) -> Result<u64, String> {
             ok(&r).map(|()| 0)
         }
         Op::List => list_all(s3, plan).await.map(|_| 0),
+        Op::Page => {
+            let after = plan.key(rand::random::<u64>() % plan.objects.max(1));
+            let mut q = vec![
+                ("list-type", "2"),
+                ("max-keys", "1000"),
+                ("prefix", plan.prefix.as_str()),
+                ("start-after", after.as_str()),
+            ];
+            if let Some(d) = &plan.delimiter {
+                q.push(("delimiter", d.as_str()));
+            }
+            let r = s3
+                .send("GET", &format!("/{}", plan.bucket), &q, Bytes::new())
+                .await
+                .map_err(io)?;
+            ok(&r).map(|()| r.len)
+        }
         Op::Multipart => multipart(s3, plan, &path).await,
     }
 }
@@ -718,13 +751,15 @@ async fn bench(args: BenchArgs) -> anyhow::Result<()> {
         objects,
         limit: Limit::Count(objects),
         data: Bytes::from(data),
+        fanout: args.fanout,
+        delimiter: args.delimiter.clone(),
     };
     let terminal = std::io::IsTerminal::is_terminal(&std::io::stderr()) && !args.json;
     // get/head/list/delete/mixed need the objects first.
     if !args.skip_prepare
         && matches!(
             args.op,
-            Op::Get | Op::Head | Op::List | Op::Delete | Op::Mixed
+            Op::Get | Op::Head | Op::List | Op::Delete | Op::Mixed | Op::Page
         )
     {
         if terminal {

@@ -117,6 +117,16 @@ struct ServeArgs {
     /// day). For tests of lifecycle rules; also COFFER_LIFECYCLE_DAY_SECONDS.
     #[arg(long, value_name = "SECONDS", env = "COFFER_LIFECYCLE_DAY_SECONDS")]
     lifecycle_day_seconds: Option<f64>,
+    /// Memory for the metadata store's page cache, in MiB. More keeps more
+    /// of a large bucket's metadata in memory; pages beyond it are read from
+    /// the file again (usually from the OS page cache).
+    #[arg(
+        long,
+        value_name = "MIB",
+        default_value_t = 16,
+        env = "COFFER_META_CACHE_MIB"
+    )]
+    meta_cache_mib: usize,
     /// The shortest session STS (AssumeRole, GetSessionToken) grants, in
     /// seconds (default: AWS's 900). Lower it only to test expiry; also
     /// COFFER_STS_MIN_DURATION_SECONDS.
@@ -154,8 +164,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     data_format::prepare(&args.data)?;
     let master_key = master_key(args.master_key_file.as_deref())?;
     let creds = credentials::load_or_create(&args.data, master_key.as_ref())?;
-    let backend = RedbBackend::open(&args.data.join("meta.redb"))
-        .with_context(|| format!("cannot open metadata in {}", args.data.display()))?;
+    let backend = RedbBackend::open_with_cache(
+        &args.data.join("meta.redb"),
+        args.meta_cache_mib.saturating_mul(1024 * 1024),
+    )
+    .with_context(|| format!("cannot open metadata in {}", args.data.display()))?;
     let meta = MetaStore::new(Arc::new(backend));
     let blobs = BlobStore::open(&args.data)
         .await
