@@ -81,16 +81,16 @@ def one_run(name: str, work: Path, small: Path, large: Path) -> list[dict]:
     srv = compare.Server(name, work)
     rows = []
     try:
-        rclone(srv.url, "mkdir", "s:rc")
+        rclone(srv.url, "mkdir", "s:rclone-bench")
         phases = [
-            ("small up", lambda: rclone(srv.url, "copy", str(small), "s:rc/small",
+            ("small up", lambda: rclone(srv.url, "copy", str(small), "s:rclone-bench/small",
                                         "--transfers", "32", "--checkers", "32")),
-            ("small down", lambda: rclone(srv.url, "copy", "s:rc/small", str(work / "dn-small"),
+            ("small down", lambda: rclone(srv.url, "copy", "s:rclone-bench/small", str(work / "dn-small"),
                                           "--transfers", "32", "--checkers", "32")),
-            ("large up", lambda: rclone(srv.url, "copy", str(large), "s:rc/large",
+            ("large up", lambda: rclone(srv.url, "copy", str(large), "s:rclone-bench/large",
                                         "--transfers", "32", "--s3-chunk-size", "16M",
                                         "--s3-upload-concurrency", "8")),
-            ("large down", lambda: rclone(srv.url, "copy", "s:rc/large", str(work / "dn-large"),
+            ("large down", lambda: rclone(srv.url, "copy", "s:rclone-bench/large", str(work / "dn-large"),
                                           "--transfers", "32")),
         ]
         for phase, run in phases:

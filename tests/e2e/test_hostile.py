@@ -134,7 +134,7 @@ def test_raw_dot_segments_are_literal_keys_and_stay_inside_data_dir(srv, client,
     up = h.signed(srv, "PUT", "/../../etc/passwd", body=b"escape")
     check_error(up, (400, 404), "InvalidBucketName", "NoSuchBucket")
     data = srv.data_dir.resolve()
-    assert {p.name for p in data.iterdir()} <= {"meta.redb", "root-credentials", "blobs", "tmp"}
+    assert {p.name for p in data.iterdir()} <= {"meta.redb", "root-credentials", "blobs", "tmp", "FORMAT"}
     for p in data.rglob("*"):
         assert p.resolve().is_relative_to(data), p
         assert not any(f in p.name for f in ("passwd", "shadow", "win.ini", "..", "\\")), p
@@ -226,7 +226,12 @@ def test_user_metadata_over_2kb_is_metadata_too_large(srv, client, bkt, size):
     resp = raw_put(srv, h.object_path(bkt, "meta-big"), b"x",
                    b"x-amz-meta-m: " + b"a" * size + b"\r\n")
     assert resp is not None, "no answer"
-    check_error(resp, 400, "MetadataTooLarge")
+    if size > 64 * 1024:
+        # Beyond the server's 64 KiB header buffer the HTTP layer refuses the request
+        # before S3 sees it (S3 itself allows 8 KB of headers in all).
+        assert resp.status == 431, (resp.status, resp.body)
+    else:
+        check_error(resp, 400, "MetadataTooLarge")
     assert keys(client, bkt) == ["meta-ok"]
 
 

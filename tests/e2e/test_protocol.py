@@ -341,7 +341,7 @@ def test_path_like_keys_round_trip_and_stay_inside_data_dir(server_factory):
 
     data = srv.data_dir
     top = {p.name for p in data.iterdir()}
-    assert top <= {"meta.redb", "root-credentials", "blobs", "tmp"}, top
+    assert top <= {"meta.redb", "root-credentials", "blobs", "tmp", "FORMAT"}, top
     assert {"meta.redb", "blobs"} <= top, top
     fragments = ("passwd", "etc", "%2e", "..", "\\", "\U0001f600", "\u4e2d", "body", "win.ini",
                  "Windows", "share", "C:")

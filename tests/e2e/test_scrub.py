@@ -104,3 +104,37 @@ def test_scrub_finds_flipped_bytes_and_get_never_serves_them(server_factory):
     srv.stop()
     log = srv.stderr_path.read_text(errors="replace")
     assert "rot" in log and "big" in log and "fails its checksum" in log
+
+
+def test_scrub_draws_a_progress_bar_on_a_terminal(server_factory):
+    """On a terminal, scrub shows a progress bar on stderr (and none when piped, as the
+    JSON runs above show by parsing stdout alone)."""
+    import pty
+    import select
+
+    srv = server_factory()
+    s3 = srv.client()
+    s3.create_bucket(Bucket="bar")
+    for i in range(300):
+        s3.put_object(Bucket="bar", Key=f"k{i:03}", Body=os.urandom(40 * 1024))
+    assert srv.stop() == 0
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: stdin, stdout and stderr are the pty
+        os.execv(str(coffer_bin()), [str(coffer_bin()), "scrub", "--data", str(srv.data_dir)])
+    out = b""
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child closed the pty
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, out.decode(errors="replace")
+    text = out.decode(errors="replace")
+    assert "checking " in text and "objects and parts" in text, text[-2000:]
+    assert "/300 objects and parts" in text, text[-2000:]

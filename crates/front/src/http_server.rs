@@ -126,6 +126,11 @@ pub async fn serve(
     Ok(())
 }
 
+/// The most a connection buffers from the socket (hyper's default is about
+/// 400 KiB). It bounds request headers too: 64 KiB is eight times S3's own
+/// 8 KiB limit. Every upload in flight holds one such buffer.
+const MAX_READ_BUFFER: usize = 64 * 1024;
+
 /// How long a client may take to send a request's headers (and how long an
 /// idle keep-alive connection waits for the next request).
 const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
@@ -150,7 +155,8 @@ fn serve_connection(
     builder
         .http1()
         .timer(hyper_util::rt::TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
+        .header_read_timeout(HEADER_READ_TIMEOUT)
+        .max_buf_size(MAX_READ_BUFFER);
     match acceptor {
         None => {
             let watcher = graceful.watcher();

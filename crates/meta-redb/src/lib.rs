@@ -4,20 +4,61 @@
 //! `Durability::Immediate`, so a committed transaction survives a crash and
 //! a crash never exposes a half-applied one. redb runs one write transaction
 //! at a time; readers never block.
+//!
+//! An I/O error while writing (typically a full disk) makes redb refuse every
+//! later write with `PreviousIo` until the database is closed and opened
+//! again. The backend does that itself, so a server that ran out of space
+//! takes writes again once space is freed, without a restart.
+//!
+//! A commit that reports an I/O error may still have reached the disk (redb
+//! can fail after the new root is durable). Every commit therefore also
+//! stores a fresh id in a table of its own; when a commit fails, the store
+//! is reopened and the id read back: if it is there, the commit happened
+//! and its writes are reported as done, so an error always means nothing
+//! was written.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use coffer_meta::{KvBackend, KvPairs, MetaError, ReadFn, ReadTxn, Table, WriteFn, WriteTxn};
 use redb::{ReadableDatabase, ReadableTable, TableDefinition};
 
 type Def = TableDefinition<'static, &'static [u8], &'static [u8]>;
 
+/// The id of the last commit (see the module documentation).
+const LAST_COMMIT: TableDefinition<'static, &'static str, u64> =
+    TableDefinition::new("coffer_last_commit");
+const LAST_COMMIT_KEY: &str = "id";
+
+/// A commit id no earlier commit of this file has used: the time in
+/// nanoseconds, moved past the previous id if the clock has not.
+fn next_commit_id() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX));
+    let mut prev = LAST.load(Ordering::Relaxed);
+    loop {
+        let id = now.max(prev + 1);
+        match LAST.compare_exchange_weak(prev, id, Ordering::Relaxed, Ordering::Relaxed) {
+            Ok(_) => return id,
+            Err(p) => prev = p,
+        }
+    }
+}
+
 fn def(table: Table) -> Def {
     TableDefinition::new(table.name())
 }
 
 pub struct RedbBackend {
-    db: redb::Database,
+    /// `None` after an I/O error closed it and before it could be opened
+    /// again (say, while the disk is still full).
+    db: RwLock<Option<Arc<redb::Database>>>,
+    path: PathBuf,
+    cache_bytes: usize,
 }
 
 /// The page cache redb keeps in memory, unless told otherwise. redb's own
@@ -35,17 +76,113 @@ impl RedbBackend {
 
     /// [`Self::open`] with a cache of `cache_bytes`.
     pub fn open_with_cache(path: &Path, cache_bytes: usize) -> Result<Self, MetaError> {
-        let db = redb::Builder::new()
-            .set_cache_size(cache_bytes)
-            .create(path)
-            .map_err(backend)?;
-        let tx = db.begin_write().map_err(backend)?;
-        for t in Table::ALL {
-            tx.open_table(def(t)).map_err(backend)?;
-        }
-        tx.commit().map_err(backend)?;
-        Ok(Self { db })
+        let db = open_database(path, cache_bytes).map_err(backend)?;
+        Ok(Self {
+            db: RwLock::new(Some(Arc::new(db))),
+            path: path.to_owned(),
+            cache_bytes,
+        })
     }
+
+    /// The open database, opening it again if an I/O error closed it.
+    fn database(&self) -> Result<Arc<redb::Database>, MetaError> {
+        if let Some(db) = self.db.read().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            return Ok(db.clone());
+        }
+        let mut slot = self.db.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(db) = slot.as_ref() {
+            return Ok(db.clone());
+        }
+        // Reads that began on the closed database hold its file lock for a
+        // moment longer.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let db = loop {
+            match open_database(&self.path, self.cache_bytes) {
+                Ok(db) => break db,
+                Err(redb::Error::DatabaseAlreadyOpen) if Instant::now() < deadline => {
+                    std::thread::sleep(Duration::from_millis(2));
+                }
+                Err(e) => return Err(backend(e)),
+            }
+        };
+        tracing::info!(path = %self.path.display(), "metadata store reopened");
+        let db = Arc::new(db);
+        *slot = Some(db.clone());
+        Ok(db)
+    }
+
+    /// Passes on the error of a write. After an I/O error redb takes no
+    /// more writes, so the database is closed, to be opened again by the
+    /// next use.
+    fn failed(&self, e: impl Into<redb::Error>) -> MetaError {
+        let e: redb::Error = e.into();
+        if matches!(e, redb::Error::Io(_) | redb::Error::PreviousIo) {
+            self.close_after_io_error(&e);
+        }
+        backend(e)
+    }
+
+    /// [`Self::failed`] for errors the closures of a write met (their
+    /// reads and writes map redb's errors as they go): out of space is an
+    /// I/O error.
+    fn job_failed(&self, e: MetaError) -> MetaError {
+        if matches!(e, MetaError::NoSpace(_)) {
+            self.close_after_io_error(&e);
+        }
+        e
+    }
+
+    /// Commits `tx`, stamped with a fresh commit id. On failure, finds out
+    /// whether the commit reached the disk anyway: `Ok` if it did.
+    fn commit(&self, tx: redb::WriteTransaction) -> Result<(), MetaError> {
+        let id = next_commit_id();
+        let stamped: Result<(), redb::Error> = tx
+            .open_table(LAST_COMMIT)
+            .map_err(redb::Error::from)
+            .and_then(|mut t| {
+                t.insert(LAST_COMMIT_KEY, id)?;
+                Ok(())
+            });
+        if let Err(e) = stamped {
+            let _ = tx.abort();
+            return Err(self.failed(e));
+        }
+        let Err(e) = tx.commit() else {
+            return Ok(());
+        };
+        let err = self.failed(e);
+        // Reopened (if it can be) on the state on disk.
+        let landed = self.database().ok().and_then(|db| {
+            let tx = db.begin_read().ok()?;
+            let t = tx.open_table(LAST_COMMIT).ok()?;
+            let v = t.get(LAST_COMMIT_KEY).ok()??.value();
+            Some(v == id)
+        });
+        if landed == Some(true) {
+            tracing::info!("the failed commit had reached the disk: its writes stand");
+            return Ok(());
+        }
+        Err(err)
+    }
+
+    fn close_after_io_error(&self, e: &dyn std::fmt::Display) {
+        tracing::warn!(error = %e, "metadata write failed on I/O; the store will be reopened");
+        self.db.write().unwrap_or_else(|p| p.into_inner()).take();
+    }
+}
+
+/// Opens (or creates) the database file and makes sure every table exists,
+/// so that readers never meet a missing table.
+fn open_database(path: &Path, cache_bytes: usize) -> Result<redb::Database, redb::Error> {
+    let db = redb::Builder::new()
+        .set_cache_size(cache_bytes)
+        .create(path)?;
+    let tx = db.begin_write()?;
+    for t in Table::ALL {
+        tx.open_table(def(t))?;
+    }
+    tx.commit()?;
+    Ok(db)
 }
 
 fn backend(e: impl Into<redb::Error>) -> MetaError {
@@ -220,17 +357,19 @@ impl WriteTxn for Writer<'_> {
 
 impl KvBackend for RedbBackend {
     fn read(&self, f: &mut ReadFn<'_>) -> Result<(), MetaError> {
-        let tx = self.db.begin_read().map_err(backend)?;
+        let tx = self.database()?.begin_read().map_err(backend)?;
         f(&Reader(tx))
     }
 
     fn write(&self, f: &mut WriteFn<'_>) -> Result<(), MetaError> {
-        let tx = self.db.begin_write().map_err(backend)?;
+        // The transaction does not need the handle, and a reopen after a
+        // failed commit needs every handle gone.
+        let tx = self.database()?.begin_write().map_err(|e| self.failed(e))?;
         match f(&mut Writer::new(&tx)) {
-            Ok(()) => tx.commit().map_err(backend),
+            Ok(()) => self.commit(tx),
             Err(e) => {
-                tx.abort().map_err(backend)?;
-                Err(e)
+                tx.abort().map_err(|e| self.failed(e))?;
+                Err(self.job_failed(e))
             }
         }
     }
@@ -244,29 +383,28 @@ impl KvBackend for RedbBackend {
         }
         let n = jobs.len();
         let fail_all = |e: MetaError| vec![Err(e); n];
-        let tx = match self.db.begin_write() {
-            Ok(tx) => tx,
-            Err(e) => return fail_all(backend(e)),
+        let tx = match self.database().map(|db| db.begin_write()) {
+            Ok(Ok(tx)) => tx,
+            Ok(Err(e)) => return fail_all(self.failed(e)),
+            Err(e) => return fail_all(e),
         };
         let mut results = Vec::with_capacity(n);
         for f in jobs.iter_mut() {
             let mut w = Writer::undoable(&tx);
-            let r = f(&mut w);
-            if r.is_err()
-                && let Err(e) = w.roll_back()
+            let r = f(&mut w).map_err(|e| self.job_failed(e));
+            if let Err(e) = &r
+                && let Err(undo) = w.roll_back()
             {
                 // The transaction can no longer be trusted: commit nothing.
                 let _ = tx.abort();
-                return fail_all(e);
+                self.job_failed(e.clone());
+                return fail_all(self.job_failed(undo));
             }
             results.push(r);
         }
-        match tx.commit() {
+        match self.commit(tx) {
             Ok(()) => results,
-            Err(e) => {
-                let e = backend(e);
-                results.into_iter().map(|r| r.and(Err(e.clone()))).collect()
-            }
+            Err(e) => results.into_iter().map(|r| r.and(Err(e.clone()))).collect(),
         }
     }
 }
