@@ -188,7 +188,13 @@ impl BlobStore {
             }
             let mut files = tokio::fs::read_dir(d.path()).await?;
             while let Some(f) = files.next_entry().await? {
-                let modified = f.metadata().await?.modified()?;
+                // Blobs are deleted while the walk goes on (the start-up
+                // sweep runs beside requests): a file gone is not an error.
+                let modified = match f.metadata().await {
+                    Ok(m) => m.modified()?,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(e.into()),
+                };
                 if modified < cutoff
                     && let Some(name) = f.file_name().to_str()
                 {
