@@ -22,7 +22,6 @@ from pathlib import Path
 
 import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import REGION, CofferServer, coffer_bin
@@ -54,13 +53,10 @@ def open_fixture(archive: Path, tmp: Path) -> tuple[CofferServer, dict]:
 
 
 def client(srv: CofferServer, key: dict | None = None):
-    cfg = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 1})
-    kw = {}
+    """The root's client, or one with `key`'s credentials."""
     if key:
-        kw = {"aws_access_key_id": key["access_key"], "aws_secret_access_key": key["secret_key"]}
-    else:
-        kw = {"aws_access_key_id": srv.access_key, "aws_secret_access_key": srv.secret_key}
-    return boto3.client("s3", endpoint_url=srv.endpoint, region_name=REGION, config=cfg, **kw)
+        return srv.client(key["access_key"], key["secret_key"], retries={"max_attempts": 1})
+    return srv.client(retries={"max_attempts": 1})
 
 
 def check_everything(srv: CofferServer, manifest: dict) -> None:

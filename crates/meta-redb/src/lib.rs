@@ -392,12 +392,11 @@ impl KvBackend for RedbBackend {
         for f in jobs.iter_mut() {
             let mut w = Writer::undoable(&tx);
             let r = f(&mut w).map_err(|e| self.job_failed(e));
-            if let Err(e) = &r
+            if r.is_err()
                 && let Err(undo) = w.roll_back()
             {
                 // The transaction can no longer be trusted: commit nothing.
                 let _ = tx.abort();
-                self.job_failed(e.clone());
                 return fail_all(self.job_failed(undo));
             }
             results.push(r);
