@@ -70,6 +70,18 @@ def free_ports(n: int) -> list[int]:
     return ports
 
 
+def wait_port(port: int, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"nothing listens on port {port}") from None
+            time.sleep(0.05)
+
+
 def ensure_tools() -> None:
     if "s3sfs" in PEERS and not (BENCH_DIR / "s3s-fs" / "bin" / "s3s-fs").exists():
         log("building s3s-fs 0.14.1 with cargo install")
@@ -255,8 +267,36 @@ def main() -> None:
             finally:
                 srv.stop()
                 shutil.rmtree(work, ignore_errors=True)
+        rows.append(client_floor(run))
     (BENCH_DIR / "compare-results.json").write_text(json.dumps(rows, indent=1))
     report(rows, servers)
+
+
+def size_bytes(spec: str) -> int:
+    units = {"KiB": 1 << 10, "MiB": 1 << 20, "GiB": 1 << 30, "KB": 10**3, "MB": 10**6,
+             "GB": 10**9, "B": 1}
+    for unit, mult in units.items():
+        if spec.endswith(unit):
+            return int(float(spec[:-len(unit)]) * mult)
+    return int(spec)
+
+
+def client_floor(run: int) -> dict:
+    """The large GET workload against null_server.py, which sends zeros from memory: what
+    the client can take from loopback on this machine, the floor issue 7 measures large
+    GETs against."""
+    port = free_ports(1)[0]
+    proc = subprocess.Popen([sys.executable, str(Path(__file__).with_name("null_server.py")),
+                             str(port), str(size_bytes(LARGE_SIZE))])
+    try:
+        wait_port(port)
+        label, args = workloads(run)[-1]
+        r = bench(f"http://127.0.0.1:{port}", *args)
+    finally:
+        proc.terminate()
+        proc.wait()
+    log(f"run {run}: client floor (large GET from null_server.py): {r['mb_per_sec']:.1f} MB/s")
+    return {"server": "floor", "run": run, "workload": label, **r}
 
 
 def report(rows: list[dict], servers: list[str]) -> None:
@@ -281,6 +321,10 @@ def report(rows: list[dict], servers: list[str]) -> None:
             ratios = [f"{vals[0] / v:.2f}x" if v else "-" for v in vals[1:]]
             print(f"| {w} | {mname} | " + " | ".join(f"{v:,.1f}" for v in vals) + " | "
                   + " | ".join(ratios) + " |")
+    floor = med("floor", "large GET", "mb_per_sec")
+    coffer = med("coffer", "large GET", "mb_per_sec")
+    print(f"\nClient floor: the large GET workload from null_server.py (zeros from memory) "
+          f"reached {floor:,.1f} MB/s; Coffer's large GET is {100 * coffer / floor:.0f} % of it.")
 
 
 if __name__ == "__main__":
