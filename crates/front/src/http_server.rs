@@ -299,12 +299,25 @@ async fn handle(
         parts.extensions.insert(SecureTransport(secure));
         lift_sigv2_query_token(&mut parts);
         let body = crate::body_rate::RateFloor::new(body);
-        let body = if crate::chunk_seal::is_aws_chunked(&parts.headers) {
-            Body::http_body(crate::chunk_seal::FinalChunk::new(body))
+        if crate::post_form::applies(&parts) {
+            match crate::post_form::prepare(&mut parts, body).await {
+                crate::post_form::Prepared::Body(body) => {
+                    call_s3(
+                        &shared.s3,
+                        Request::from_parts(parts, Body::http_body(body)),
+                    )
+                    .await
+                }
+                crate::post_form::Prepared::Refuse(refusal) => refusal,
+            }
         } else {
-            Body::http_body(body)
-        };
-        call_s3(&shared.s3, Request::from_parts(parts, body)).await
+            let body = if crate::chunk_seal::is_aws_chunked(&parts.headers) {
+                Body::http_body(crate::chunk_seal::FinalChunk::new(body))
+            } else {
+                Body::http_body(body)
+            };
+            call_s3(&shared.s3, Request::from_parts(parts, body)).await
+        }
     };
     // s3s always answers HeadObject with 200; a ranged HEAD is partial.
     if method == http::Method::HEAD

@@ -16,6 +16,7 @@ mod errors;
 mod host;
 mod http_server;
 mod iam_api;
+mod post_form;
 mod query_auth;
 mod s3;
 mod tls;

@@ -3,7 +3,7 @@
 
 mod acl;
 mod buckets;
-mod convert;
+pub(crate) mod convert;
 pub(crate) use convert::http_date;
 mod lifecycle;
 mod list;

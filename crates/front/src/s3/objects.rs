@@ -34,9 +34,16 @@ pub(super) fn expected_size<T>(req: &S3Request<T>, content_length: Option<i64>) 
 
 pub async fn put_object(
     engine: &Engine,
-    req: S3Request<PutObjectInput>,
+    mut req: S3Request<PutObjectInput>,
     allow_http_sse_c: bool,
 ) -> S3Result<S3Response<PutObjectOutput>> {
+    let form = req
+        .extensions
+        .remove::<crate::post_form::PostFormFields>()
+        .filter(|_| req.method == http::Method::POST);
+    if let Some(form) = &form {
+        apply_form_fields(&mut req.input, form)?;
+    }
     if req.method == http::Method::POST {
         // A POST upload (browser form): its access check was deferred until
         // the key was known (access.rs).
@@ -58,7 +65,10 @@ pub async fn put_object(
     let size = expected_size(&req, req.input.content_length);
     let if_match = etag_match_header(&req, "if-match", req.input.if_match.as_ref());
     let if_none_match = etag_match_header(&req, "if-none-match", req.input.if_none_match.as_ref());
-    let tags = tagging_header(req.input.tagging.as_deref())?;
+    let tags = match form.and_then(|f| f.tags) {
+        Some(tags) if req.input.tagging.is_none() => Some(tags),
+        _ => tagging_header(req.input.tagging.as_deref())?,
+    };
     let acl_spec = acl_spec_of!(object req.input)?;
     let writer = acl::writer(&req);
     let (retention, legal_hold) = super::lock::lock_headers_of!(req.input)?;
@@ -113,6 +123,41 @@ pub async fn put_object(
         version_id: stored.written_version_id(),
         ..Default::default()
     }))
+}
+
+/// The fields of a browser form that s3s does not map (see post_form.rs):
+/// `acl` and the checksums. (`tagging` is taken where tags are read.)
+fn apply_form_fields(
+    input: &mut PutObjectInput,
+    form: &crate::post_form::PostFormFields,
+) -> S3Result<()> {
+    if input.acl.is_none()
+        && let Some(acl) = &form.acl
+    {
+        input.acl = Some(ObjectCannedACL::from(acl.clone()));
+    }
+    for (name, value) in &form.checksums {
+        let v = Some(value.clone());
+        match name.as_str() {
+            "x-amz-checksum-crc32" => input.checksum_crc32 = v,
+            "x-amz-checksum-crc32c" => input.checksum_crc32c = v,
+            "x-amz-checksum-crc64nvme" => input.checksum_crc64nvme = v,
+            "x-amz-checksum-sha1" => input.checksum_sha1 = v,
+            "x-amz-checksum-sha256" => input.checksum_sha256 = v,
+            // Whole-object checksums are the only kind a single upload has.
+            "x-amz-checksum-type" => {}
+            "x-amz-checksum-algorithm" => {
+                input.checksum_algorithm = Some(ChecksumAlgorithm::from(value.clone()));
+            }
+            other => {
+                return Err(S3Error::with_message(
+                    S3ErrorCode::InvalidArgument,
+                    format!("Unknown checksum form field {other}"),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn read_conditions<T>(
