@@ -370,8 +370,16 @@ def test_accounts_are_separate_owners(live_server, s3):
         # A bucket policy naming the other account grants it access.
         s3.put_bucket_policy(Bucket=mine, Policy=json.dumps({"Version": "2012-10-17", "Statement": [
             {"Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{created['AccountId']}:root"},
-             "Action": ["s3:PutObject", "s3:GetObject"], "Resource": f"arn:aws:s3:::{mine}/*"}]}))
+             "Action": ["s3:PutObject", "s3:PutObjectAcl", "s3:GetObject"],
+             "Resource": f"arn:aws:s3:::{mine}/*"}]}))
         alt.put_object(Bucket=mine, Key="shared", Body=b"from alt")
+        # The writer owns what it wrote (ObjectWriter): the bucket owner may read it
+        # only once granted, as on AWS.
+        with pytest.raises(ClientError) as e:
+            s3.get_object(Bucket=mine, Key="shared")
+        assert error_code(e.value) == "AccessDenied"
+        alt.put_object(Bucket=mine, Key="shared", Body=b"from alt",
+                       ACL="bucket-owner-full-control")
         assert s3.get_object(Bucket=mine, Key="shared")["Body"].read() == b"from alt"
         # Deleting an account that owns buckets is refused.
         refused = admin(live_server, "account", "delete", created["AccountId"], check=False)

@@ -2,8 +2,8 @@
 //! needs.
 
 use coffer_iam::{
-    AuthzRequest, Caller, ConditionContext, NamedPolicy, Policy, PolicyKind, PolicySizeLimit,
-    access_denied_message, actions, evaluate,
+    AuthzRequest, Caller, ConditionContext, Effect, NamedPolicy, Policy, PolicyKind,
+    PolicySizeLimit, access_denied_message, actions, evaluate,
 };
 use coffer_meta::records::{AccountRecord, BucketRecord, decode, encode};
 use coffer_meta::{MetaError, MetaStore, Table, keys};
@@ -107,6 +107,21 @@ fn parse_stored(id: &str, text: &str, kind: PolicyKind) -> Option<Policy> {
             None
         }
     }
+}
+
+/// Object actions the object's owner decides (see `decide`): those an
+/// object ACL governs, and the object's tags.
+fn object_owner_decides(action: &str) -> bool {
+    matches!(crate::acl::needed_permission(action), Some((true, _)))
+        || matches!(
+            action,
+            "s3:GetObjectTagging"
+                | "s3:GetObjectVersionTagging"
+                | "s3:PutObjectTagging"
+                | "s3:PutObjectVersionTagging"
+                | "s3:DeleteObjectTagging"
+                | "s3:DeleteObjectVersionTagging"
+        )
 }
 
 impl Engine {
@@ -251,7 +266,7 @@ impl Engine {
                 .is_some_and(|p| p.restrict_public_buckets)
                 && principal.account.as_ref().map(|a| a.0.as_str()) != Some(b.owner.as_str())
         });
-        let bucket_policy = bucket_policy_text
+        let mut bucket_policy = bucket_policy_text
             .and_then(|text| parse_stored("bucket-policy", text, PolicyKind::Resource))
             .filter(|p| !(restricted && p.is_public()));
         // s3:ExistingObjectTag/KEY needs the object's record: read it only
@@ -267,11 +282,28 @@ impl Engine {
             }
         }
         // IAM resources belong to the caller's account; buckets to theirs.
-        let owner = match bucket {
+        let mut owner = match bucket {
             Some(b) => Some(b.owner.clone()),
             None if action.starts_with("iam:") => principal.account.as_ref().map(|a| a.0.clone()),
             None => None,
         };
+        // An object another account wrote (ACLs enabled: ObjectWriter) is
+        // that account's: reading it or its ACL or tags needs the object
+        // owner's grant, and the bucket policy can only deny it, as in S3
+        // (the bucket owner keeps deleting and overwriting, which are bucket
+        // permissions).
+        if let (Some(b), Some((bn, k))) = (bucket, object)
+            && object_owner_decides(action)
+            && b.foreign_objects != Some(false)
+            && crate::acl::acls_enabled(b)
+            && let Ok(rec) = self.get_object(bn, k).await
+            && let Some(writer) = rec.owner.filter(|w| *w != b.owner)
+        {
+            owner = Some(writer);
+            if let Some(p) = bucket_policy.as_mut() {
+                p.statements.retain(|s| s.effect == Effect::Deny);
+            }
+        }
         let request = AuthzRequest {
             caller: &caller,
             action,

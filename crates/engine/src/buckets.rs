@@ -109,6 +109,7 @@ impl Engine {
             ownership,
             public_access_block: None,
             cors: None,
+            foreign_objects: Some(false),
             // Object Lock needs versioning, which then cannot be suspended.
             object_lock: object_lock.then(ObjectLockConfig::default),
             lifecycle: None,

@@ -6,9 +6,9 @@ use std::pin::Pin;
 use bytes::Bytes;
 use coffer_meta::records::{
     BlobOwner, BlobRef, BucketRecord, ChecksumKind, ObjectHeaders, ObjectRecord, Retention,
-    SseMode, StoredChecksum, StoredSse,
+    SseMode, StoredChecksum, StoredSse, encode,
 };
-use coffer_meta::{MetaError, Table, WriteTxn};
+use coffer_meta::{MetaError, Table, WriteTxn, keys};
 use coffer_types::{ChecksumAlgorithm, ETag, ObjectDigest, ObjectHasher, ObjectKey};
 use futures::{Stream, StreamExt, TryStreamExt};
 
@@ -431,6 +431,12 @@ impl Engine {
                 }
                 let mut rec = rec.clone();
                 let replaced = versions::install(tx, &bucket, &k, &mut rec)?;
+                if rec.owner.is_some() && bucket.foreign_objects == Some(false) {
+                    // From now on authorization asks who owns an object here.
+                    let mut marked = bucket.clone();
+                    marked.foreign_objects = Some(true);
+                    tx.put(Table::Buckets, &keys::bucket(&b), &encode(&marked))?;
+                }
                 let owner = BlobOwner::Object {
                     bucket: b.clone(),
                     key: k.clone(),

@@ -973,3 +973,83 @@ async fn a_page_of_common_prefixes_reads_about_one_row_each() {
     assert_eq!(page.objects.len(), 1);
     assert!(rows <= 2 * 31 + 4, "{rows} rows read for 31 entries");
 }
+
+/// An object another account wrote (ObjectWriter, the default here) is that
+/// account's: the bucket owner may delete it but not read it, its ACL or its
+/// tags, and the bucket policy cannot grant what its owner did not.
+#[tokio::test]
+async fn objects_written_by_another_account_are_theirs() {
+    let h = harness().await;
+    let e = &h.engine;
+    let (alt, _) = e.create_account("alt").await.unwrap();
+    let alt_root = Principal::root(coffer_types::AccountId(alt.id.clone()), "AKALT".into());
+    let b = e.create_bucket(&h.root, "shared", None).await.unwrap();
+    assert_eq!(b.foreign_objects, Some(false));
+    let may = |p: &Principal, operation: &'static str, key: &'static str| {
+        let p = p.clone();
+        async move {
+            let req = AccessRequest {
+                operation,
+                bucket: Some("shared"),
+                key: Some(key),
+                has_version_id: false,
+                conditions: &[],
+            };
+            match e.authorize(&p, req).await {
+                Ok(()) => true,
+                Err(EngineError::AccessDenied(_)) => false,
+                Err(other) => panic!("{operation}: {other}"),
+            }
+        }
+    };
+    put(&h, "shared", "mine", b"owner's").await;
+    let mut p = PutParams::new(ObjectHeaders::default());
+    p.writer = Some(alt.id.clone());
+    e.put_object("shared", "theirs", p, body(b"alt's"))
+        .await
+        .unwrap();
+    let marked = e.bucket_record("shared").await.unwrap().unwrap();
+    assert_eq!(marked.foreign_objects, Some(true));
+
+    for op in [
+        "GetObject",
+        "GetObjectAcl",
+        "PutObjectAcl",
+        "GetObjectTagging",
+    ] {
+        assert!(may(&h.root, op, "mine").await, "{op} on the owner's object");
+        assert!(!may(&h.root, op, "theirs").await, "{op} on alt's object");
+        assert!(
+            may(&alt_root, op, "theirs").await,
+            "alt {op} on its own object"
+        );
+    }
+    assert!(may(&h.root, "DeleteObject", "theirs").await);
+    assert!(may(&h.root, "PutObject", "theirs").await);
+
+    // A bucket policy allowing everything to everyone does not reach alt's
+    // object; a Deny in it does.
+    let open = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:*","Resource":"arn:aws:s3:::shared/*"}]}"#;
+    e.set_bucket_policy("shared", Some(open.into()), false)
+        .await
+        .unwrap();
+    assert!(!may(&h.root, "GetObject", "theirs").await);
+    let deny = format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Effect":"Deny","Principal":{{"AWS":"arn:aws:iam::{}:root"}},"Action":"s3:GetObject","Resource":"arn:aws:s3:::shared/*"}}]}}"#,
+        alt.id
+    );
+    e.set_bucket_policy("shared", Some(deny), false)
+        .await
+        .unwrap();
+    assert!(!may(&alt_root, "GetObject", "theirs").await);
+
+    // Once ACLs are disabled (BucketOwnerEnforced) the bucket owner owns all.
+    e.set_bucket_policy("shared", None, false).await.unwrap();
+    e.update_bucket("shared", |r| {
+        r.ownership = Some(coffer_meta::records::ObjectOwnership::BucketOwnerEnforced);
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert!(may(&h.root, "GetObject", "theirs").await);
+}

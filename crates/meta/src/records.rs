@@ -63,6 +63,12 @@ pub struct BucketRecord {
     pub public_access_block: Option<PublicAccessBlock>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cors: Option<Vec<CorsRule>>,
+    /// Whether an object here may be owned by another account (one wrote
+    /// it while ACLs were enabled). `None` on buckets made before this was
+    /// recorded: unknown, so assumed. Authorization reads an object's owner
+    /// only when this may be so.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub foreign_objects: Option<bool>,
     /// Set when the bucket was created with Object Lock.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub object_lock: Option<ObjectLockConfig>,
@@ -633,6 +639,7 @@ mod tests {
             ownership: None,
             public_access_block: None,
             cors: None,
+            foreign_objects: Some(false),
             object_lock: None,
             lifecycle: None,
             tags: None,
