@@ -41,6 +41,8 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// The most form bytes read ahead of the file. Past it the form goes on to
 /// s3s as it came (S3 bounds the policy document at 20 KB).
 pub(crate) const MAX_FIELDS_BYTES: usize = 1 << 20;
+/// New bytes that make the fields worth looking for again (see `prepare`).
+const MIN_RESCAN_BYTES: usize = 4096;
 
 /// What `put_object` takes from the form beyond what s3s passes on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -218,21 +220,30 @@ where
         return Prepared::Body(Replay::new(VecDeque::new(), body));
     };
     let mut buf = BytesMut::new();
+    // `scan` starts from the top each time, so it runs again only once the
+    // buffer has grown by a quarter (or the body ended): a form dribbled in
+    // tiny frames costs a few passes over it, not one per frame.
+    let mut scanned = 0;
     let head = loop {
-        match scan(&buf, &boundary) {
-            Scan::Found(head) => break Some(head),
-            Scan::Unusable => break None,
-            Scan::Incomplete if buf.len() > MAX_FIELDS_BYTES => break None,
-            Scan::Incomplete => {}
-        }
-        match body.frame().await {
+        let ended = match body.frame().await {
             Some(Ok(frame)) => {
                 if let Ok(data) = frame.into_data() {
                     buf.extend_from_slice(&data);
                 }
+                false
             }
             Some(Err(e)) => return Prepared::Refuse(body_error(e.into())),
-            None => break None,
+            None => true,
+        };
+        if !ended && buf.len() - scanned < (scanned / 4).max(MIN_RESCAN_BYTES) {
+            continue;
+        }
+        scanned = buf.len();
+        match scan(&buf, &boundary) {
+            Scan::Found(head) => break Some(head),
+            Scan::Unusable => break None,
+            Scan::Incomplete if ended || buf.len() > MAX_FIELDS_BYTES => break None,
+            Scan::Incomplete => {}
         }
     };
     let buf = buf.freeze();
@@ -514,6 +525,25 @@ mod tests {
                 .unwrap();
             assert_eq!(len, expected.len().to_string());
         }
+    }
+
+    #[tokio::test]
+    async fn a_large_form_in_tiny_frames_is_read_in_a_few_passes() {
+        let meta = "m".repeat(200_000);
+        let data = form(
+            &[("key", "k/${filename}"), ("x-amz-meta-big", &meta)],
+            Some("f.txt"),
+            "x",
+        );
+        let expected = form(
+            &[("key", "k/f.txt"), ("x-amz-meta-big", &meta)],
+            Some("f.txt"),
+            "x",
+        );
+        // Scanning from the top on each of its ~67,000 frames would pass over
+        // about 6 GB.
+        let (_, out) = run(&data, 3).await;
+        assert_eq!(out.unwrap(), &expected["preamble\r\n".len()..]);
     }
 
     #[tokio::test]
