@@ -291,6 +291,13 @@ def test_each_version_keeps_its_own_acl(s3, bucket, main_owner, anon):
     assert grants(s3.get_object_acl(Bucket=bucket, Key="k", VersionId=v1)) == \
         canned(main_owner["ID"], "public-read")
     assert denied(anon.get_object, Bucket=bucket, Key="k") == ("AccessDenied", 403)
+    # A request naming a version is decided by that version's ACL.
+    assert read(anon, bucket, "k", VersionId=v1) == b"v1"
+    s3.put_object_acl(Bucket=bucket, Key="k", VersionId=v2, ACL="public-read")
+    s3.put_object_acl(Bucket=bucket, Key="k", VersionId=v1, ACL="private")
+    assert read(anon, bucket, "k") == b"v2"
+    assert denied(anon.get_object, Bucket=bucket, Key="k", VersionId=v1) == \
+        ("AccessDenied", 403)
 
 
 @pytest.mark.parametrize("acl", ["bucket-owner-read", "bucket-owner-full-control"])

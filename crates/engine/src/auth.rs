@@ -5,7 +5,7 @@ use coffer_iam::{
     AuthzRequest, Caller, ConditionContext, Effect, NamedPolicy, Policy, PolicyKind,
     PolicySizeLimit, access_denied_message, actions, evaluate,
 };
-use coffer_meta::records::{AccountRecord, BucketRecord, decode, encode};
+use coffer_meta::records::{AccountRecord, BucketRecord, ObjectRecord, decode, encode};
 use coffer_meta::{MetaError, MetaStore, Table, keys};
 use coffer_types::{AccountId, Principal, PrincipalKind};
 
@@ -87,7 +87,8 @@ pub struct AccessRequest<'a> {
     pub operation: &'a str,
     pub bucket: Option<&'a str>,
     pub key: Option<&'a str>,
-    pub has_version_id: bool,
+    /// The version the request names (`?versionId=`), if any.
+    pub version_id: Option<&'a str>,
     /// Condition keys the front end knows from the request (`aws:SourceIp`,
     /// `s3:prefix`, ...).
     pub conditions: &'a [(String, String)],
@@ -107,6 +108,14 @@ fn parse_stored(id: &str, text: &str, kind: PolicyKind) -> Option<Policy> {
             None
         }
     }
+}
+
+/// The object a request is about: the version it names, or the latest.
+#[derive(Debug, Clone, Copy)]
+struct ObjectRef<'a> {
+    bucket: &'a str,
+    key: &'a str,
+    version_id: Option<&'a str>,
 }
 
 /// Object actions the object's owner decides (see `decide`): those an
@@ -135,7 +144,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let (action, kind) = match actions::lookup(request.operation) {
             Some(row) => (
-                actions::action_for(row, request.has_version_id),
+                actions::action_for(row, request.version_id.is_some()),
                 row.resource,
             ),
             // Operations without a row are not implemented; they still need
@@ -172,7 +181,11 @@ impl Engine {
             context.insert(k, v.clone());
         }
         let object = match (kind, bucket.as_ref(), request.key) {
-            (actions::ResourceKind::Object, Some(b), Some(k)) => Some((b.name.as_str(), k)),
+            (actions::ResourceKind::Object, Some(b), Some(k)) => Some(ObjectRef {
+                bucket: b.name.as_str(),
+                key: k,
+                version_id: request.version_id,
+            }),
             _ => None,
         };
         let decision = self
@@ -187,7 +200,12 @@ impl Engine {
             .await;
         // S3 tells a caller who may list the bucket that a missing key is
         // missing (404); others get 403, so existence does not leak.
-        if let (Err(EngineError::AccessDenied(_)), Some((b, k))) = (&decision, object)
+        if let (
+            Err(EngineError::AccessDenied(_)),
+            Some(ObjectRef {
+                bucket: b, key: k, ..
+            }),
+        ) = (&decision, object)
             && action == "s3:GetObject"
             && matches!(self.get_object(b, k).await, Err(EngineError::NoSuchKey))
         {
@@ -240,7 +258,7 @@ impl Engine {
         action: &str,
         resource: &str,
         bucket: Option<&BucketRecord>,
-        object: Option<(&str, &str)>,
+        object: Option<ObjectRef<'_>>,
         request_keys: ConditionContext,
     ) -> Result<(), EngineError> {
         let mut caller = Caller::from(principal);
@@ -272,10 +290,10 @@ impl Engine {
         // s3:ExistingObjectTag/KEY needs the object's record: read it only
         // when some applicable policy mentions the key.
         let mentions_tags = |t: &str| t.to_ascii_lowercase().contains("s3:existingobjecttag");
-        if let Some((b, k)) = object
+        if let Some(o) = object
             && (identity_docs.iter().any(|(_, t)| mentions_tags(t))
                 || bucket_policy_text.is_some_and(mentions_tags))
-            && let Ok(rec) = self.get_object(b, k).await
+            && let Some(rec) = self.object_record(o).await
         {
             for (tk, tv) in &rec.tags {
                 context.set(&format!("s3:ExistingObjectTag/{tk}"), [tv.clone()]);
@@ -292,11 +310,11 @@ impl Engine {
         // owner's grant, and the bucket policy can only deny it, as in S3
         // (the bucket owner keeps deleting and overwriting, which are bucket
         // permissions).
-        if let (Some(b), Some((bn, k))) = (bucket, object)
+        if let (Some(b), Some(o)) = (bucket, object)
             && object_owner_decides(action)
             && b.foreign_objects != Some(false)
             && crate::acl::acls_enabled(b)
-            && let Ok(rec) = self.get_object(bn, k).await
+            && let Some(rec) = self.object_record(o).await
             && let Some(writer) = rec.owner.filter(|w| *w != b.owner)
         {
             owner = Some(writer);
@@ -337,13 +355,22 @@ impl Engine {
         }
     }
 
+    /// The record of the version `o` names (its ACL, owner and tags are
+    /// that version's), or `None` when there is none to consult.
+    async fn object_record(&self, o: ObjectRef<'_>) -> Option<ObjectRecord> {
+        self.get_object_version(o.bucket, o.key, o.version_id)
+            .await
+            .ok()
+            .map(|v| v.record)
+    }
+
     /// How far the ACL that governs `action` reaches the caller.
     async fn acl_reach(
         &self,
         caller: &Caller,
         action: &str,
         bucket: &BucketRecord,
-        object: Option<(&str, &str)>,
+        object: Option<ObjectRef<'_>>,
     ) -> Result<Option<coffer_iam::AclReach>, EngineError> {
         let Some((on_object, needed)) = crate::acl::needed_permission(action) else {
             return Ok(None);
@@ -353,8 +380,8 @@ impl Engine {
         }
         let grants = match (on_object, object) {
             (false, _) => bucket.acl.clone(),
-            (true, Some((b, k))) => match self.get_object(b, k).await {
-                Ok(rec) => match (rec.acl, rec.owner) {
+            (true, Some(o)) => match self.object_record(o).await {
+                Some(rec) => match (rec.acl, rec.owner) {
                     (Some(acl), _) => Some(acl),
                     // A foreign writer's object without an ACL: its owner's.
                     (None, Some(writer)) => Some(vec![coffer_meta::records::AclGrant {
@@ -365,7 +392,7 @@ impl Engine {
                     }]),
                     (None, None) => None,
                 },
-                Err(_) => None,
+                None => None,
             },
             (true, None) => None,
         };

@@ -662,7 +662,7 @@ mod tests {
             operation: "ListObjectsV2",
             bucket: Some("bkt"),
             key: None,
-            has_version_id: false,
+            version_id: None,
             conditions: &[],
         };
         h.engine.authorize(&session, list).await.unwrap();

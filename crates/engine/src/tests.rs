@@ -992,7 +992,7 @@ async fn objects_written_by_another_account_are_theirs() {
                 operation,
                 bucket: Some("shared"),
                 key: Some(key),
-                has_version_id: false,
+                version_id: None,
                 conditions: &[],
             };
             match e.authorize(&p, req).await {

@@ -51,7 +51,7 @@ impl Harness {
             operation: "ListObjectsV2",
             bucket: Some(bucket),
             key: None,
-            has_version_id: false,
+            version_id: None,
             conditions: &[],
         };
         match self.engine.authorize(p, req).await {

@@ -281,3 +281,58 @@ proptest! {
         })?;
     }
 }
+
+/// A request naming a version is decided by that version's ACL, not the
+/// latest's: a public latest version must not open an older private one.
+#[tokio::test]
+async fn a_named_version_is_authorized_by_its_own_acl() {
+    use coffer_types::Principal;
+
+    use crate::AccessRequest;
+    use crate::acl::AclSpec;
+
+    let h = harness().await;
+    versioned_bucket(&h, "vacl", Versioning::Enabled).await;
+    let old = put(&h, "vacl", "k", b"private first").await.version_id;
+    let new = put(&h, "vacl", "k", b"public second").await.version_id;
+    let set_acl = |version_id: String, canned: &'static str| {
+        let engine = h.engine.clone();
+        async move {
+            engine
+                .put_object_acl(
+                    "vacl",
+                    "k",
+                    Some(&version_id),
+                    AclSpec::Canned(canned.into()),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    let anonymous_may_get = |version_id: Option<String>| {
+        let engine = h.engine.clone();
+        async move {
+            let req = AccessRequest {
+                operation: "GetObject",
+                bucket: Some("vacl"),
+                key: Some("k"),
+                version_id: version_id.as_deref(),
+                conditions: &[],
+            };
+            match engine.authorize(&Principal::anonymous(), req).await {
+                Ok(()) => true,
+                Err(EngineError::AccessDenied(_)) => false,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    };
+    set_acl(new.clone(), "public-read").await;
+    assert!(anonymous_may_get(None).await);
+    assert!(anonymous_may_get(Some(new.clone())).await);
+    assert!(!anonymous_may_get(Some(old.clone())).await);
+    // And the other way round: a public old version stays readable by id.
+    set_acl(new, "private").await;
+    set_acl(old.clone(), "public-read").await;
+    assert!(!anonymous_may_get(None).await);
+    assert!(anonymous_may_get(Some(old)).await);
+}

@@ -151,10 +151,11 @@ impl S3Access for Access {
             S3Path::Bucket { bucket } => (Some(bucket.to_string()), None),
             S3Path::Object { bucket, key } => (Some(bucket.to_string()), Some(key.to_string())),
         };
-        let has_version_id = cx
-            .uri()
-            .query()
-            .is_some_and(|q| q.split('&').any(|p| p.starts_with("versionId=")));
+        let version_id: Option<String> = cx.uri().query().and_then(|q| {
+            url::form_urlencoded::parse(q.as_bytes())
+                .find(|(name, _)| name == "versionId")
+                .map(|(_, v)| v.into_owned())
+        });
         let operation = cx.s3_op().name().to_owned();
         let peer = cx.extensions_mut().get::<PeerAddr>().map(|p| p.0);
         let secure = cx
@@ -183,7 +184,7 @@ impl S3Access for Access {
                         operation: &operation,
                         bucket: bucket.as_deref(),
                         key: key.as_deref(),
-                        has_version_id,
+                        version_id: version_id.as_deref(),
                         conditions: &conditions.0,
                     },
                 )

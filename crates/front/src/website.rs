@@ -64,7 +64,7 @@ async fn fetch(
         operation: "GetObject",
         bucket: Some(bucket),
         key: Some(key),
-        has_version_id: false,
+        version_id: None,
         conditions,
     };
     match engine

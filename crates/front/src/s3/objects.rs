@@ -52,7 +52,7 @@ pub async fn put_object(
             operation: "PutObject",
             bucket: Some(&req.input.bucket),
             key: Some(&req.input.key),
-            has_version_id: false,
+            version_id: None,
             conditions: &conditions,
         };
         engine
@@ -466,7 +466,7 @@ pub(super) async fn may_bypass_governance<T>(
         operation: "BypassGovernanceRetention",
         bucket: Some(bucket),
         key: Some(key),
-        has_version_id: false,
+        version_id: None,
         conditions: &conditions,
     };
     engine.authorize(&principal(req), access).await.is_ok()
@@ -501,7 +501,7 @@ pub async fn delete_objects(
             operation: "DeleteObject",
             bucket: Some(&input.bucket),
             key: Some(&o.key),
-            has_version_id: o.version_id.is_some(),
+            version_id: o.version_id.as_deref(),
             conditions: &conditions,
         };
         let result = match engine.authorize(&p, access).await {
@@ -604,7 +604,7 @@ pub(super) async fn authorize_copy_source<T>(
         operation: "GetObject",
         bucket: Some(bucket),
         key: Some(key),
-        has_version_id: version_id.is_some(),
+        version_id,
         conditions: &conditions,
     };
     engine
