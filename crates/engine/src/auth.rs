@@ -9,6 +9,8 @@ use coffer_meta::records::{AccountRecord, BucketRecord, ObjectRecord, decode, en
 use coffer_meta::{MetaError, MetaStore, Table, keys};
 use coffer_types::{AccountId, Principal, PrincipalKind};
 
+use tokio::sync::OnceCell;
+
 use crate::{Engine, EngineError};
 
 const ROOT_ACCOUNT_KEY: &[u8] = b"account/root";
@@ -289,11 +291,12 @@ impl Engine {
             .filter(|p| !(restricted && p.is_public()));
         // s3:ExistingObjectTag/KEY needs the object's record: read it only
         // when some applicable policy mentions the key.
+        // The tags, the owner and the ACL below all come from this one read.
+        let record = OnceCell::new();
         let mentions_tags = |t: &str| t.to_ascii_lowercase().contains("s3:existingobjecttag");
-        if let Some(o) = object
-            && (identity_docs.iter().any(|(_, t)| mentions_tags(t))
-                || bucket_policy_text.is_some_and(mentions_tags))
-            && let Some(rec) = self.object_record(o).await
+        if (identity_docs.iter().any(|(_, t)| mentions_tags(t))
+            || bucket_policy_text.is_some_and(mentions_tags))
+            && let Some(rec) = self.object_record(object, &record).await
         {
             for (tk, tv) in &rec.tags {
                 context.set(&format!("s3:ExistingObjectTag/{tk}"), [tv.clone()]);
@@ -310,14 +313,14 @@ impl Engine {
         // owner's grant, and the bucket policy can only deny it, as in S3
         // (the bucket owner keeps deleting and overwriting, which are bucket
         // permissions).
-        if let (Some(b), Some(o)) = (bucket, object)
+        if let Some(b) = bucket
             && object_owner_decides(action)
             && b.foreign_objects != Some(false)
             && crate::acl::acls_enabled(b)
-            && let Some(rec) = self.object_record(o).await
-            && let Some(writer) = rec.owner.filter(|w| *w != b.owner)
+            && let Some(rec) = self.object_record(object, &record).await
+            && let Some(writer) = rec.owner.as_ref().filter(|w| **w != b.owner)
         {
-            owner = Some(writer);
+            owner = Some(writer.clone());
             if let Some(p) = bucket_policy.as_mut() {
                 p.statements.retain(|s| s.effect == Effect::Deny);
             }
@@ -340,7 +343,7 @@ impl Engine {
         // ACLs are read only when no policy allowed the request.
         if eval.decision == coffer_iam::Decision::ImplicitDeny
             && let Some(b) = bucket
-            && let Some(reach) = self.acl_reach(&caller, action, b, object).await?
+            && let Some(reach) = self.acl_reach(&caller, action, b, object, &record).await?
         {
             eval = evaluate(&AuthzRequest {
                 acl: Some(reach),
@@ -355,13 +358,23 @@ impl Engine {
         }
     }
 
-    /// The record of the version `o` names (its ACL, owner and tags are
-    /// that version's), or `None` when there is none to consult.
-    async fn object_record(&self, o: ObjectRef<'_>) -> Option<ObjectRecord> {
-        self.get_object_version(o.bucket, o.key, o.version_id)
-            .await
-            .ok()
-            .map(|v| v.record)
+    /// The record of the version `object` names (its ACL, owner and tags
+    /// are that version's), or `None` when there is none to consult; read
+    /// once per decision, into `cell`.
+    async fn object_record<'c>(
+        &self,
+        object: Option<ObjectRef<'_>>,
+        cell: &'c OnceCell<Option<ObjectRecord>>,
+    ) -> Option<&'c ObjectRecord> {
+        let o = object?;
+        cell.get_or_init(|| async {
+            self.get_object_version(o.bucket, o.key, o.version_id)
+                .await
+                .ok()
+                .map(|v| v.record)
+        })
+        .await
+        .as_ref()
     }
 
     /// How far the ACL that governs `action` reaches the caller.
@@ -371,6 +384,7 @@ impl Engine {
         action: &str,
         bucket: &BucketRecord,
         object: Option<ObjectRef<'_>>,
+        record: &OnceCell<Option<ObjectRecord>>,
     ) -> Result<Option<coffer_iam::AclReach>, EngineError> {
         let Some((on_object, needed)) = crate::acl::needed_permission(action) else {
             return Ok(None);
@@ -378,23 +392,24 @@ impl Engine {
         if !crate::acl::acls_enabled(bucket) {
             return Ok(None);
         }
-        let grants = match (on_object, object) {
-            (false, _) => bucket.acl.clone(),
-            (true, Some(o)) => match self.object_record(o).await {
-                Some(rec) => match (rec.acl, rec.owner) {
-                    (Some(acl), _) => Some(acl),
-                    // A foreign writer's object without an ACL: its owner's.
-                    (None, Some(writer)) => Some(vec![coffer_meta::records::AclGrant {
-                        grantee: coffer_meta::records::Grantee::Account(
-                            self.account(&writer).await?.canonical_id,
-                        ),
-                        permission: coffer_meta::records::AclPermission::FullControl,
-                    }]),
-                    (None, None) => None,
-                },
-                None => None,
-            },
-            (true, None) => None,
+        let grants = if on_object {
+            match self.object_record(object, record).await {
+                Some(ObjectRecord { acl: Some(acl), .. }) => Some(acl.clone()),
+                // A foreign writer's object without an ACL: its owner's.
+                Some(ObjectRecord {
+                    acl: None,
+                    owner: Some(writer),
+                    ..
+                }) => Some(vec![coffer_meta::records::AclGrant {
+                    grantee: coffer_meta::records::Grantee::Account(
+                        self.account(writer).await?.canonical_id,
+                    ),
+                    permission: coffer_meta::records::AclPermission::FullControl,
+                }]),
+                _ => None,
+            }
+        } else {
+            bucket.acl.clone()
         };
         let ignore_public = bucket
             .public_access_block
