@@ -299,8 +299,8 @@ async fn handle(
         parts.extensions.insert(SecureTransport(secure));
         lift_sigv2_query_token(&mut parts);
         let body = crate::body_rate::RateFloor::new(body);
-        if crate::post_form::applies(&parts) {
-            match crate::post_form::prepare(&mut parts, body).await {
+        if let Some(boundary) = crate::post_form::form_boundary(&parts) {
+            match crate::post_form::prepare(&mut parts, body, &boundary).await {
                 crate::post_form::Prepared::Body(body) => {
                     call_s3(
                         &shared.s3,

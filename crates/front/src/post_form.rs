@@ -26,7 +26,6 @@
 //! (s3s's own is private; multer) consume the stream without telling where
 //! the file part begins.
 
-use std::collections::VecDeque;
 use std::ops::Range;
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -55,14 +54,17 @@ pub(crate) struct PostFormFields {
     pub checksums: Vec<(String, String)>,
 }
 
-/// Whether `req` may be a POST Object: a POST of a form with no query and
-/// no Authorization header (a form's signature is inside it; a signed
-/// request may cover its body, which must then not change).
-pub(crate) fn applies(parts: &http::request::Parts) -> bool {
-    parts.method == http::Method::POST
-        && parts.uri.query().is_none_or(str::is_empty)
-        && !parts.headers.contains_key(http::header::AUTHORIZATION)
-        && boundary_of(&parts.headers).is_some()
+/// The form's boundary when `req` may be a POST Object: a POST of a form
+/// with no query and no Authorization header (a form's signature is inside
+/// it; a signed request may cover its body, which must then not change).
+pub(crate) fn form_boundary(parts: &http::request::Parts) -> Option<String> {
+    if parts.method != http::Method::POST
+        || parts.uri.query().is_some_and(|q| !q.is_empty())
+        || parts.headers.contains_key(http::header::AUTHORIZATION)
+    {
+        return None;
+    }
+    boundary_of(&parts.headers)
 }
 
 /// The form's boundary, from `Content-Type: multipart/form-data; boundary=...`.
@@ -208,21 +210,28 @@ pub(crate) enum Prepared<B> {
     Refuse(http::Response<s3s::Body>),
 }
 
-/// Reads the form's fields from `body`, applies the rules in the module
-/// comment, and returns the body to hand to s3s. `parts` gets the
-/// [`PostFormFields`] extension and a corrected Content-Length.
-pub(crate) async fn prepare<B>(parts: &mut http::request::Parts, mut body: B) -> Prepared<B>
+/// Whether the fields are worth looking for again: `scan` starts from the
+/// top each time, so it runs again only once the buffer has grown by a
+/// quarter since the last pass (or the body ended). A form dribbled in tiny
+/// frames then costs a few passes over it, not one per frame.
+fn rescan_due(scanned: usize, len: usize, ended: bool) -> bool {
+    ended || len - scanned >= (scanned / 4).max(MIN_RESCAN_BYTES)
+}
+
+/// Reads the form's fields from `body` (a form with `boundary`, see
+/// [`form_boundary`]), applies the rules in the module comment, and returns
+/// the body to hand to s3s. `parts` gets the [`PostFormFields`] extension
+/// and a corrected Content-Length.
+pub(crate) async fn prepare<B>(
+    parts: &mut http::request::Parts,
+    mut body: B,
+    boundary: &str,
+) -> Prepared<B>
 where
     B: Body<Data = Bytes> + Unpin,
     B::Error: Into<BoxError>,
 {
-    let Some(boundary) = boundary_of(&parts.headers) else {
-        return Prepared::Body(Replay::new(VecDeque::new(), body));
-    };
     let mut buf = BytesMut::new();
-    // `scan` starts from the top each time, so it runs again only once the
-    // buffer has grown by a quarter (or the body ended): a form dribbled in
-    // tiny frames costs a few passes over it, not one per frame.
     let mut scanned = 0;
     let head = loop {
         let ended = match body.frame().await {
@@ -235,11 +244,11 @@ where
             Some(Err(e)) => return Prepared::Refuse(body_error(e.into())),
             None => true,
         };
-        if !ended && buf.len() - scanned < (scanned / 4).max(MIN_RESCAN_BYTES) {
+        if !rescan_due(scanned, buf.len(), ended) {
             continue;
         }
         scanned = buf.len();
-        match scan(&buf, &boundary) {
+        match scan(&buf, boundary) {
             Scan::Found(head) => break Some(head),
             Scan::Unusable => break None,
             Scan::Incomplete if ended || buf.len() > MAX_FIELDS_BYTES => break None,
@@ -248,7 +257,7 @@ where
     };
     let buf = buf.freeze();
     let Some(head) = head else {
-        return Prepared::Body(Replay::new(VecDeque::from([buf]), body));
+        return Prepared::Body(Replay::new(buf, body));
     };
     match rewrite(&buf, &head) {
         Err(refusal) => Prepared::Refuse(refusal),
@@ -266,7 +275,7 @@ where
                 );
             }
             parts.extensions.insert(extras);
-            Prepared::Body(Replay::new(VecDeque::from([form]), body))
+            Prepared::Body(Replay::new(form, body))
         }
     }
 }
@@ -380,13 +389,16 @@ fn body_error(e: BoxError) -> http::Response<s3s::Body> {
 
 /// `prefix`, then the rest of `inner`.
 pub(crate) struct Replay<B> {
-    prefix: VecDeque<Bytes>,
+    prefix: Option<Bytes>,
     inner: B,
 }
 
 impl<B> Replay<B> {
-    fn new(prefix: VecDeque<Bytes>, inner: B) -> Self {
-        Self { prefix, inner }
+    fn new(prefix: Bytes, inner: B) -> Self {
+        Self {
+            prefix: (!prefix.is_empty()).then_some(prefix),
+            inner,
+        }
     }
 }
 
@@ -402,7 +414,7 @@ where
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
-        if let Some(chunk) = self.prefix.pop_front() {
+        if let Some(chunk) = self.prefix.take() {
             return Poll::Ready(Some(Ok(Frame::data(chunk))));
         }
         Pin::new(&mut self.inner)
@@ -411,11 +423,11 @@ where
     }
 
     fn is_end_stream(&self) -> bool {
-        self.prefix.is_empty() && self.inner.is_end_stream()
+        self.prefix.is_none() && self.inner.is_end_stream()
     }
 
     fn size_hint(&self) -> SizeHint {
-        let ahead: u64 = self.prefix.iter().map(|c| c.len() as u64).sum();
+        let ahead = self.prefix.as_ref().map_or(0, |c| c.len() as u64);
         let inner = self.inner.size_hint();
         let mut hint = SizeHint::new();
         hint.set_lower(inner.lower() + ahead);
@@ -477,7 +489,8 @@ mod tests {
 
     async fn run(data: &[u8], step: usize) -> (http::request::Parts, Result<Vec<u8>, u16>) {
         let mut parts = request(data.len());
-        match prepare(&mut parts, chunked(data, step)).await {
+        let boundary = form_boundary(&parts).unwrap();
+        match prepare(&mut parts, chunked(data, step), &boundary).await {
             Prepared::Body(b) => {
                 let out = b.collect().await.unwrap().to_bytes().to_vec();
                 (parts, Ok(out))
@@ -540,10 +553,18 @@ mod tests {
             Some("f.txt"),
             "x",
         );
-        // Scanning from the top on each of its ~67,000 frames would pass over
-        // about 6 GB.
         let (_, out) = run(&data, 3).await;
         assert_eq!(out.unwrap(), &expected["preamble\r\n".len()..]);
+        // The same frames as prepare sees them: scanning from the top on each
+        // of the ~67,000 would pass over about 6 GB.
+        let (mut scanned, mut passes) = (0, 0);
+        for len in (3..=data.len()).step_by(3) {
+            if rescan_due(scanned, len, false) {
+                scanned = len;
+                passes += 1;
+            }
+        }
+        assert!(passes < 20, "{passes} passes");
     }
 
     #[tokio::test]
@@ -613,16 +634,17 @@ mod tests {
             b.body(()).unwrap().into_parts().0
         };
         let form = "multipart/form-data; boundary=abc";
-        assert!(applies(&parts("/b", form, false)));
-        assert!(applies(&parts(
-            "/b",
-            "Multipart/Form-Data; Boundary=abc",
-            false
-        )));
-        assert!(!applies(&parts("/b?delete", form, false)));
-        assert!(!applies(&parts("/b", form, true)));
-        assert!(!applies(&parts("/b", "application/xml", false)));
-        assert!(!applies(&parts("/b", "multipart/form-data", false)));
+        let abc = Some("abc".to_owned());
+        assert_eq!(form_boundary(&parts("/b", form, false)), abc);
+        let shouted = "Multipart/Form-Data; Boundary=\"abc\"";
+        assert_eq!(form_boundary(&parts("/b", shouted, false)), abc);
+        assert_eq!(form_boundary(&parts("/b?delete", form, false)), None);
+        assert_eq!(form_boundary(&parts("/b", form, true)), None);
+        assert_eq!(form_boundary(&parts("/b", "application/xml", false)), None);
+        assert_eq!(
+            form_boundary(&parts("/b", "multipart/form-data", false)),
+            None
+        );
     }
 
     #[tokio::test]
@@ -633,7 +655,7 @@ mod tests {
         ];
         let body = StreamBody::new(futures::stream::iter(chunks));
         let mut parts = request(1000);
-        match prepare(&mut parts, body).await {
+        match prepare(&mut parts, body, B).await {
             Prepared::Refuse(r) => assert_eq!(r.status(), StatusCode::BAD_REQUEST),
             Prepared::Body(_) => panic!("a failed body went on"),
         }
