@@ -363,3 +363,32 @@ def endpoints(server, expected: int = 2) -> list[str]:
         if len(found) >= expected or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
+
+
+def form_body(fields: dict[str, str], data: bytes, filename: str = "f") -> tuple[bytes, str]:
+    """A browser form (multipart/form-data) with `fields` and the file last:
+    (body, content type)."""
+    boundary = "----cofferformboundary"
+    body = b""
+    for name, value in fields.items():
+        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
+                 f"{value}\r\n").encode()
+    body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
+             f"filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n").encode() + data
+    body += f"\r\n--{boundary}--\r\n".encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def post_form(url: str, fields: dict[str, str], data: bytes,
+              filename: str = "f") -> tuple[int, str]:
+    """An unsigned POST of a browser form to `url`: (status, response body)."""
+    import urllib.error
+    import urllib.request
+    body, content_type = form_body(fields, data, filename)
+    req = urllib.request.Request(url, data=body, method="POST",
+                                 headers={"Content-Type": content_type})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()

@@ -62,7 +62,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import REGION, _tool_env, coffer_bin, empty_and_delete_bucket
-from helpers import err, status
+from helpers import err, form_body, post_form, status
 
 ALL_USERS = "http://acs.amazonaws.com/groups/global/AllUsers"
 AUTH_USERS = "http://acs.amazonaws.com/groups/global/AuthenticatedUsers"
@@ -782,31 +782,9 @@ def test_restrict_public_buckets_stops_anonymous_access_through_policy(s3, bucke
         s3.delete_bucket_policy(Bucket=bucket)
 
 
-def _form_body(fields: dict[str, str], data: bytes) -> tuple[bytes, str]:
-    """A multipart/form-data body with `fields` and the file last; (body, content type)."""
-    boundary = "----cofferformboundary"
-    body = b""
-    for name, value in fields.items():
-        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
-                 f"{value}\r\n").encode()
-    body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-             f"filename=\"f\"\r\nContent-Type: text/plain\r\n\r\n").encode() + data
-    body += f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
-
-
 def _form_post(endpoint: str, bucket: str, fields: dict[str, str], data: bytes) -> int:
     """An unsigned browser-form POST upload; returns the HTTP status."""
-    import urllib.error
-    import urllib.request
-    body, content_type = _form_body(fields, data)
-    req = urllib.request.Request(f"{endpoint}/{bucket}", data=body, method="POST", headers={
-        "Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status
-    except urllib.error.HTTPError as e:
-        return e.code
+    return post_form(f"{endpoint}/{bucket}", fields, data)[0]
 
 
 def test_anonymous_form_post_follows_the_bucket_acl(live_server, s3, bucket_name):
@@ -831,7 +809,7 @@ def test_form_post_redirects_with_the_quoted_etag(live_server, s3, bucket_name):
     s3.create_bucket(Bucket=bucket_name, ACL="public-read-write")
     try:
         target = "http://example.test/done?from=form"
-        body, content_type = _form_body(
+        body, content_type = form_body(
             {"key": "r/a.txt", "success_action_redirect": target}, b"redirected")
         host = urlsplit(live_server.endpoint)
         conn = http.client.HTTPConnection(host.hostname, host.port, timeout=10)

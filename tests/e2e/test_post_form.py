@@ -9,44 +9,21 @@ import hashlib
 import hmac
 import json
 import time
-import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 from botocore.exceptions import ClientError
 
+from helpers import post_form
+
 TAGGING = ("<Tagging><TagSet><Tag><Key>team</Key><Value>blue</Value></Tag>"
            "<Tag><Key>n</Key><Value>1</Value></Tag></TagSet></Tagging>")
-
-
-def form_body(fields: dict[str, str], filename: str, data: bytes) -> tuple[bytes, str]:
-    boundary = f"----coffer{uuid.uuid4().hex}"
-    body = b""
-    for name, value in fields.items():
-        body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n"
-                 f"{value}\r\n").encode()
-    body += (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; "
-             f"filename=\"{filename}\"\r\nContent-Type: text/plain\r\n\r\n").encode() + data
-    body += f"\r\n--{boundary}--\r\n".encode()
-    return body, f"multipart/form-data; boundary={boundary}"
 
 
 @pytest.fixture(params=["s3v4", "s3"])
 def signer(request, live_server):
     """A client that signs forms with SigV4 (x-amz-signature) or SigV2 (signature)."""
     return live_server.client(signature_version=request.param)
-
-
-def post(url: str, fields: dict[str, str], filename: str, data: bytes) -> tuple[int, str]:
-    body, content_type = form_body(fields, filename, data)
-    req = urllib.request.Request(url, data=body, method="POST",
-                                 headers={"Content-Type": content_type})
-    try:
-        with urllib.request.urlopen(req) as r:
-            return r.status, r.read().decode()
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode()
 
 
 def test_filename_acl_and_tagging_fields_are_honoured(live_server, s3, signer, bucket):
@@ -56,7 +33,7 @@ def test_filename_acl_and_tagging_fields_are_honoured(live_server, s3, signer, b
         Conditions=[{"acl": "public-read"}, ["starts-with", "$key", "uploads/"],
                     ["starts-with", "$tagging", ""]],
         ExpiresIn=600)
-    status, text = post(form["url"], form["fields"], "photo.txt", b"hello form")
+    status, text = post_form(form["url"], form["fields"], b"hello form", "photo.txt")
     assert status == 204, text
     # ${filename} became the file's name, before the policy checked the key.
     assert s3.get_object(Bucket=bucket, Key="uploads/photo.txt")["Body"].read() == b"hello form"
@@ -71,8 +48,8 @@ def test_the_key_field_must_still_meet_the_policy_after_substitution(s3, signer,
     form = signer.generate_presigned_post(
         Bucket=bucket, Key="${filename}", Conditions=[["starts-with", "$key", "ok-"]],
         ExpiresIn=600)
-    assert post(form["url"], form["fields"], "ok-1.txt", b"a")[0] == 204
-    status, text = post(form["url"], form["fields"], "bad.txt", b"b")
+    assert post_form(form["url"], form["fields"], b"a", "ok-1.txt")[0] == 204
+    status, text = post_form(form["url"], form["fields"], b"b", "bad.txt")
     assert status == 403, text
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="bad.txt")
@@ -82,14 +59,14 @@ def test_form_checksums_are_verified_and_stored(s3, signer, bucket):
     data = b"x" * 100_000
     good = base64.b64encode(hashlib.sha256(data).digest()).decode()
     form = signer.generate_presigned_post(Bucket=bucket, Key="sum.bin", ExpiresIn=600)
-    status, text = post(form["url"], {**form["fields"], "x-amz-checksum-sha256": good},
-                        "sum.bin", data)
+    status, text = post_form(form["url"], {**form["fields"], "x-amz-checksum-sha256": good},
+                             data, "sum.bin")
     assert status == 204, text
     head = s3.head_object(Bucket=bucket, Key="sum.bin", ChecksumMode="ENABLED")
     assert head["ChecksumSHA256"] == good
     wrong = base64.b64encode(hashlib.sha256(b"other").digest()).decode()
-    status, text = post(form["url"], {**form["fields"], "x-amz-checksum-sha256": wrong},
-                        "sum.bin", b"replacement")
+    status, text = post_form(form["url"], {**form["fields"], "x-amz-checksum-sha256": wrong},
+                             b"replacement", "sum.bin")
     assert status == 400, text
     assert "<Code>BadDigest</Code>" in text, text
     # The stored object is the first one.
@@ -102,7 +79,7 @@ def test_forms_missing_a_signature_or_with_a_loose_expiration_are_400(live_serve
     signature = "x-amz-signature" if "x-amz-credential" in form["fields"] else "signature"
     assert signature in form["fields"]
     unsigned = {k: v for k, v in form["fields"].items() if k != signature}
-    status, text = post(form["url"], unsigned, "k", b"a")
+    status, text = post_form(form["url"], unsigned, b"a", "k")
     assert status == 400 and "<Code>InvalidArgument</Code>" in text, text
 
     # A SigV2 form whose policy's expiration is not ISO 8601 (a space for the T).
@@ -114,7 +91,7 @@ def test_forms_missing_a_signature_or_with_a_loose_expiration_are_400(live_serve
                                           hashlib.sha1).digest()).decode()
     fields = {"key": "k", "AWSAccessKeyId": live_server.access_key, "policy": policy,
               "signature": signature}
-    status, text = post(form["url"], fields, "k", b"a")
+    status, text = post_form(form["url"], fields, b"a", "k")
     assert status == 400 and "<Code>InvalidPolicyDocument</Code>" in text, text
     with pytest.raises(ClientError):
         s3.head_object(Bucket=bucket, Key="k")
@@ -124,5 +101,5 @@ def test_malformed_tagging_in_a_form_is_400(s3, bucket):
     form = s3.generate_presigned_post(
         Bucket=bucket, Key="t", Fields={"tagging": "<Tagging><TagSet>"},
         Conditions=[["starts-with", "$tagging", ""]], ExpiresIn=600)
-    status, text = post(form["url"], form["fields"], "t", b"a")
+    status, text = post_form(form["url"], form["fields"], b"a", "t")
     assert status == 400 and "<Code>MalformedXML</Code>" in text, text
